@@ -1,0 +1,35 @@
+"""Inference backends behind one interface, so the station can swap ONNX Runtime and TensorRT.
+
+A backend takes the preprocessed float32 NCHW batch and returns float32 N×C class probabilities.
+Backends are chosen by name; each one says clearly when its runtime is not installed here.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from ..bundle import Bundle
+from ..errors import UserError
+
+BACKENDS = ("ort-cpu", "ort-cuda", "ort-tensorrt", "tensorrt")
+
+
+class Backend(Protocol):
+    name: str
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """(N, 3, S, S) float32 → (N, C) float32 probabilities."""
+
+
+def create_backend(bundle: Bundle, kind: str = "ort-cpu", precision: str = "fp32", threads: int | None = None) -> Backend:
+    """Build the named backend for one precision variant of a bundle."""
+    if kind not in BACKENDS:
+        raise UserError(f"unknown backend {kind!r}; choose one of {', '.join(BACKENDS)}")
+    if kind == "tensorrt":
+        from .tensorrt import TensorRTBackend
+
+        return TensorRTBackend(bundle, precision)
+    from .ort import OrtBackend
+
+    return OrtBackend(bundle, precision, provider=kind, threads=threads)

@@ -1,0 +1,94 @@
+"""Preprocessing shared by training, export, the station and archive runs.
+
+One spec, one implementation: an all-sky frame (H×W×3 RGB or H×W mono, uint8 or uint16) is cropped
+to the square around the circular field of view, resized, scaled to [0, 1], normalised per channel,
+masked outside the circle, and returned as float32 CHW. The spec is stored in every model bundle so
+the station reproduces exactly what the model saw in training.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class PreprocessSpec(BaseModel):
+    """How a frame becomes a model input; serialised into the bundle manifest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    size: int = Field(224, ge=8, le=2048, description="square model input side, pixels")
+    fov_center: tuple[float, float] = Field((0.5, 0.5), description="circle centre (x, y) as fractions of width, height")
+    fov_radius: float = Field(0.5, gt=0, le=1.0, description="circle radius as a fraction of min(width, height)")
+    mask: bool = Field(True, description="zero everything outside the circular field of view")
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    colour_order: Literal["RGB"] = "RGB"
+    layout: Literal["NCHW"] = "NCHW"
+
+    def crop_box(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) of the square around the field of view, clipped to the frame."""
+        radius = self.fov_radius * min(height, width)
+        cx, cy = self.fov_center[0] * width, self.fov_center[1] * height
+        top, bottom = max(0, round(cy - radius)), min(height, round(cy + radius))
+        left, right = max(0, round(cx - radius)), min(width, round(cx + radius))
+        return top, bottom, left, right
+
+    def min_source_side(self) -> int:
+        """Smallest frame side that still gives the model full resolution (for reduced JPEG decode)."""
+        return int(np.ceil(self.size / (2 * self.fov_radius)))
+
+
+class Preprocessor:
+    """Applies a :class:`PreprocessSpec`; caches the mask and the affine scale so frames cost one pass."""
+
+    def __init__(self, spec: PreprocessSpec):
+        self.spec = spec
+
+    @cached_property
+    def _mask(self) -> np.ndarray:
+        s = self.spec.size
+        yy, xx = np.mgrid[0:s, 0:s].astype(np.float32)
+        centre = (s - 1) / 2.0
+        inside = (xx - centre) ** 2 + (yy - centre) ** 2 <= (s / 2.0) ** 2
+        return inside.astype(np.float32)
+
+    def _affine(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        peak = 65535.0 if dtype == np.uint16 else 255.0 if dtype == np.uint8 else 1.0
+        std = np.asarray(self.spec.std, np.float32)
+        scale = (1.0 / (peak * std)).reshape(3, 1, 1)
+        offset = (-np.asarray(self.spec.mean, np.float32) / std).reshape(3, 1, 1)
+        return scale, offset
+
+    def __call__(self, image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Return (or write into ``out``) the float32 (3, size, size) model input for one frame."""
+        if image.ndim == 3 and image.shape[2] == 1:
+            image = image[:, :, 0]
+        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+            raise ValueError(f"expected an H×W or H×W×3 image, got shape {image.shape}")
+        top, bottom, left, right = self.spec.crop_box(*image.shape[:2])
+        s = self.spec.size
+        resized = cv2.resize(image[top:bottom, left:right], (s, s), interpolation=cv2.INTER_AREA)
+        if resized.ndim == 2:
+            resized = np.repeat(resized[:, :, None], 3, axis=2)
+        scale, offset = self._affine(resized.dtype)
+        if out is None:
+            out = np.empty((3, s, s), np.float32)
+        np.multiply(resized.transpose(2, 0, 1), scale, out=out, casting="unsafe")
+        out += offset
+        if self.spec.mask:
+            out *= self._mask
+        return out
+
+    def batch(self, images: list[np.ndarray]) -> np.ndarray:
+        """Stack several frames into one (N, 3, size, size) float32 array without extra copies."""
+        out = np.empty((len(images), 3, self.spec.size, self.spec.size), np.float32)
+        for i, image in enumerate(images):
+            self(image, out=out[i])
+        return out
