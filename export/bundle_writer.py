@@ -16,6 +16,13 @@ from auroral.edge.preprocess import PreprocessSpec
 VARIANT_FILES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
 
 
+def _place(source: Path, target: Path) -> FileEntry:
+    """Copy ``source`` to ``target`` (unless it is already there) and return its hash entry."""
+    if source.resolve() != target.resolve():
+        shutil.copyfile(source, target)
+    return FileEntry(sha256=sha256_file(target), bytes=target.stat().st_size)
+
+
 def write_bundle(
     out_dir: str | Path,
     variants: dict[str, Path],
@@ -24,11 +31,13 @@ def write_bundle(
     classes: list[str] | tuple[str, ...] = CLASSES,
     training: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    extra_files: dict[str, Path] | None = None,
 ) -> Bundle:
     """Copy each precision's ONNX file into ``out_dir`` and write the manifest last, atomically.
 
     The manifest is written after every model file, so a reader never sees a manifest whose files
-    are still being copied.
+    are still being copied. ``extra_files`` (bundle name -> source) are copied and hashed too, e.g. the
+    parity reference that ``auroral export --verify`` re-checks.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -36,11 +45,10 @@ def write_bundle(
     names: dict[str, str] = {}
     for precision, source in variants.items():
         name = VARIANT_FILES[precision]
-        target = out / name
-        if Path(source).resolve() != target.resolve():
-            shutil.copyfile(source, target)
-        files[name] = FileEntry(sha256=sha256_file(target), bytes=target.stat().st_size)
+        files[name] = _place(Path(source), out / name)
         names[precision] = name
+    for name, source in (extra_files or {}).items():
+        files[name] = _place(Path(source), out / name)
     size = preprocess.size
     manifest = Manifest(
         format_version=FORMAT_VERSION,

@@ -1,0 +1,75 @@
+"""Where archive chunks run: a local process pool, a Dask ``LocalCluster``, or an existing Dask scheduler.
+
+All three are handed to the run loop as a :class:`concurrent.futures.Executor` (Dask through
+``Client.get_executor``), so one loop serves a laptop and a SLURM cluster alike.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+
+from .errors import UserError
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("dask", "pool")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """An executor and how many chunks it runs at once (the run loop keeps twice that in flight)."""
+
+    executor: Executor
+    slots: int
+
+
+@contextlib.contextmanager
+def local_pool(workers: int) -> Iterator[Engine]:
+    """Plain ``concurrent.futures`` processes (spawned, so ONNX Runtime never sees a forked state)."""
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        log.info("event=archive_engine engine=pool workers=%d", workers)
+        yield Engine(pool, workers)
+
+
+@contextlib.contextmanager
+def dask_executor(workers: int | None = None, address: str | None = None,
+                  processes: bool = True) -> Iterator[Engine]:
+    """A Dask executor: ``address`` connects to a running scheduler, otherwise a ``LocalCluster`` starts.
+
+    Local workers get one thread each: the parallelism is in processes, and each process runs ONNX
+    Runtime single-threaded, so N workers use N cores without oversubscription.
+    """
+    from distributed import Client, LocalCluster
+
+    if address:
+        try:
+            client = Client(address, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise UserError(f"cannot reach the Dask scheduler at {address} ({exc})") from exc
+        with client:
+            workers_info = client.scheduler_info()["workers"].values()
+            slots = max(1, sum(w.get("nthreads", 1) for w in workers_info))
+            log.info("event=archive_engine engine=dask scheduler=%s workers=%d threads=%d", address,
+                     len(workers_info), slots)
+            yield Engine(client.get_executor(pure=False), slots)
+        return
+    logging.getLogger("distributed").setLevel(max(logging.WARNING, logging.getLogger().level))
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        log.info("event=archive_engine engine=dask-local workers=%d processes=%s dashboard=%s", workers, processes,
+                 client.dashboard_link)
+        yield Engine(client.get_executor(pure=False), workers)
+
+
+def open_engine(engine: str, workers: int, address: str | None) -> contextlib.AbstractContextManager[Engine]:
+    if address:
+        return dask_executor(address=address)
+    if engine == "pool":
+        return local_pool(workers)
+    if engine == "dask":
+        return dask_executor(workers=workers)
+    raise UserError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")

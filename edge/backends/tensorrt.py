@@ -1,0 +1,117 @@
+"""Native TensorRT backend: runs an engine built by ``auroral export --tensorrt`` on this GPU.
+
+Engines are specific to a GPU model and TensorRT version, so each one is cached under the bundle's
+``tensorrt/`` folder with both in its file name (plus the ONNX file's hash); a stale engine is never
+found, let alone loaded. One code path serves TensorRT 8.5 and 10.x: named I/O tensors,
+``set_input_shape``, ``set_tensor_address`` and ``execute_async_v3``. Device memory and streams come
+from NVIDIA's cuda-python (``cuda.bindings.runtime``, or ``cuda.cudart`` in older releases).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import re
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from ..bundle import Bundle
+from ..errors import UserError
+
+log = logging.getLogger(__name__)
+
+ENGINE_DIR = "tensorrt"
+_CUDART_MODULES = ("cuda.bindings.runtime", "cuda.cudart")
+
+
+def import_tensorrt() -> ModuleType:
+    """The ``tensorrt`` module, or a one-line UserError saying TensorRT is not installed here."""
+    if importlib.util.find_spec("tensorrt") is None:
+        raise UserError("TensorRT is not installed here (no 'tensorrt' Python module): engines are built on the "
+                        "station (Jetson/GPU with TensorRT 8.5 or 10.x); use the ort-cpu backend elsewhere")
+    return importlib.import_module("tensorrt")
+
+
+def import_cudart() -> ModuleType:
+    """NVIDIA's CUDA runtime bindings (cuda-python), needed for device buffers and the GPU name."""
+    for name in _CUDART_MODULES:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise UserError("the TensorRT backend needs NVIDIA's cuda-python (pip install cuda-python), which is not installed")
+
+
+def _check(result: tuple) -> object:
+    """cuda-python returns (error, value...); turn a CUDA error into a UserError."""
+    error, *values = result
+    if int(error) != 0:
+        raise UserError(f"CUDA call failed: {error}")
+    return values[0] if len(values) == 1 else values
+
+
+def gpu_name(cudart: ModuleType | None = None) -> str:
+    cudart = cudart or import_cudart()
+    props = _check(cudart.cudaGetDeviceProperties(0))
+    name = props.name
+    return (name.decode() if isinstance(name, bytes) else str(name)).rstrip("\x00").strip()
+
+
+def engine_key(gpu: str, trt_version: str, precision: str, model_sha256: str) -> str:
+    """File name of an engine: precision, GPU model, TensorRT version and the ONNX hash it came from."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", gpu).strip("-").lower() or "unknown-gpu"
+    return f"{precision}.{slug}.trt{trt_version}.{model_sha256[:16]}.engine"
+
+
+def engine_path(bundle: Bundle, precision: str, gpu: str, trt_version: str) -> Path:
+    """Where the engine for one bundle variant on this GPU + TensorRT version is cached."""
+    source = "int8" if precision == "int8" else "fp32"  # fp16 engines are built from fp32 ONNX with the FP16 flag
+    return bundle.root / ENGINE_DIR / engine_key(gpu, trt_version, precision, bundle.sha256(source))
+
+
+class TensorRTBackend:
+    """Deserialises a cached engine and runs batches on the GPU; same ``infer`` contract as ORT."""
+
+    def __init__(self, bundle: Bundle, precision: str = "fp32"):
+        trt = import_tensorrt()
+        self._cudart = import_cudart()
+        bundle.model_path(precision)  # a precision the bundle lacks is a clear BundleError
+        path = engine_path(bundle, precision, gpu_name(self._cudart), trt.__version__)
+        if not path.is_file():
+            raise UserError(f"no TensorRT engine for {precision} on this GPU/TensorRT version ({path.name}); "
+                            f"build it with: auroral export --tensorrt --precision {precision} --verify {bundle.root}")
+        self._logger = trt.Logger(trt.Logger.WARNING)
+        runtime = trt.Runtime(self._logger)
+        self._engine = runtime.deserialize_cuda_engine(path.read_bytes())
+        if self._engine is None:
+            raise UserError(f"TensorRT could not load engine {path}; delete it and rebuild with auroral export --tensorrt")
+        self._context = self._engine.create_execution_context()
+        self._stream = _check(self._cudart.cudaStreamCreate())
+        self.input_name = bundle.manifest.input.input_name
+        self.output_name = bundle.manifest.input.output_name
+        self.classes = len(bundle.classes)
+        self.name = "tensorrt"
+        log.info("event=tensorrt_engine_loaded path=%s", path)
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        cudart = self._cudart
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        out = np.empty((batch.shape[0], self.classes), np.float32)
+        d_in = _check(cudart.cudaMalloc(batch.nbytes))
+        d_out = _check(cudart.cudaMalloc(out.nbytes))
+        try:
+            h2d, d2h = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
+            _check(cudart.cudaMemcpyAsync(d_in, batch.ctypes.data, batch.nbytes, h2d, self._stream))
+            self._context.set_input_shape(self.input_name, tuple(batch.shape))
+            self._context.set_tensor_address(self.input_name, int(d_in))
+            self._context.set_tensor_address(self.output_name, int(d_out))
+            if not self._context.execute_async_v3(int(self._stream)):
+                raise UserError("TensorRT inference failed (execute_async_v3 returned false)")
+            _check(cudart.cudaMemcpyAsync(out.ctypes.data, d_out, out.nbytes, d2h, self._stream))
+            _check(cudart.cudaStreamSynchronize(self._stream))
+        finally:
+            cudart.cudaFree(d_in)
+            cudart.cudaFree(d_out)
+        return out

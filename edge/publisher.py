@@ -1,0 +1,222 @@
+"""The MQTT side of the station: one thread owns the paho client, keeps the connection, drains the spool.
+
+Each connection attempt uses a fresh paho client (MQTT v5, falling back to 3.1.1 if the broker refuses
+v5), with the retained ``offline`` status as last will. On every CONNACK it publishes ``online`` and
+subscribes to the external alert topics, then sends the spool from its oldest message, at most
+``inflight`` unacknowledged and ``rate_per_s`` per second; a message leaves the spool only on PUBACK.
+Failures (refused, TLS, timeouts, keepalive loss) are logged with the reason and retried with
+exponential back-off. A clean stop flushes the spool briefly and publishes ``stopped``.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+
+from .config import MqttConfig
+from .contract import StatusMessage, topic, utc_now
+from .metrics import StationMetrics
+from .spool import Spool
+
+log = logging.getLogger("auroral.mqtt")
+
+_FLUSH_ON_STOP_S = 5.0
+_BOUNDS_EVERY_S = 60.0
+
+
+def read_password(config: MqttConfig) -> str | None:
+    path = config.resolved_password_file()
+    if path is None:
+        return None
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        log.error("event=password_unreadable path=%s error=%s", path, exc.strerror or exc)
+        return None
+
+
+class Publisher:
+    def __init__(self, config: MqttConfig, station: str, spool: Spool, metrics: StationMetrics, model: str,
+                 version: str, external_topics: list[str], on_external: Callable[[str, bytes], None],
+                 wake: threading.Event, stop: threading.Event):
+        self.config = config
+        self.station = station
+        self.spool = spool
+        self.metrics = metrics
+        self.model = model
+        self.version = version
+        self.external_topics = external_topics
+        self.on_external = on_external
+        self.stop = stop
+        self.wake = wake  # set when the spool has something new to send
+        self.status_topic = topic(config.prefix, station, "status")
+        self.connected = False
+        self._refused = False
+        self._fallback = False
+        self._inflight: dict[int, int] = {}
+        self._cursor = 0
+        self._tokens = 0.0
+        self._last_refill = time.monotonic()
+        self._status_mid: int | None = None
+        self._password = read_password(config)
+        self.thread = threading.Thread(target=self.run, name="mqtt", daemon=True)
+
+    # --- connection management -------------------------------------------------------------------
+    def _status(self, state: str) -> bytes:
+        return StatusMessage(state=state, since=utc_now(), model=self.model, version=self.version).to_json()
+
+    def _client(self, protocol: int) -> mqtt.Client:
+        client_id = self.config.client_id or f"auroral-{self.station}"
+        if protocol == mqtt.MQTTv5:
+            client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+        else:
+            client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
+                                 clean_session=True)
+        client.connect_timeout = self.config.connect_timeout_s
+        client.will_set(self.status_topic, self._status("offline"), qos=1, retain=True)
+        if self.config.username:
+            client.username_pw_set(self.config.username, self._password)
+        if self.config.tls:
+            client.tls_set(ca_certs=str(self.config.ca_file) if self.config.ca_file else None,
+                           certfile=str(self.config.cert_file) if self.config.cert_file else None,
+                           keyfile=str(self.config.key_file) if self.config.key_file else None)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def run(self) -> None:
+        delay = self.config.reconnect_min_s
+        protocol = mqtt.MQTTv5 if self.config.protocol == "v5" else mqtt.MQTTv311
+        address = f"{self.config.host}:{self.config.port}"
+        while not self.stop.is_set():
+            self.spool.enforce_bounds()
+            self._refused = self._fallback = False
+            client = self._client(protocol)
+            try:
+                client.connect(self.config.host, self.config.port, self.config.keepalive_s)
+            except (OSError, ValueError) as exc:  # refused, unreachable, DNS, TLS (ssl.SSLError is an OSError)
+                log.warning("event=mqtt_connect_failed broker=%s error=%r retry_in_s=%.1f", address, str(exc), delay)
+            else:
+                if self._session(client):
+                    delay = self.config.reconnect_min_s
+                if self._fallback and protocol == mqtt.MQTTv5:
+                    protocol = mqtt.MQTTv311
+                    log.warning("event=mqtt_fallback protocol=3.1.1 reason=broker_refused_v5")
+                    continue
+                if self.stop.is_set():
+                    return
+                log.info("event=mqtt_reconnect_wait broker=%s retry_in_s=%.1f", address, delay)
+            self.stop.wait(delay)
+            delay = min(delay * 2, self.config.reconnect_max_s)
+
+    def _session(self, client: mqtt.Client) -> bool:
+        """Run one connection until it drops, times out, is refused or the daemon stops; True if it got a CONNACK."""
+        started = time.monotonic()
+        was_connected = False
+        last_bounds = started
+        while True:
+            if self.stop.is_set():
+                self._close(client)
+                return was_connected
+            rc = client.loop(timeout=0.01)
+            was_connected = was_connected or self.connected
+            if rc != mqtt.MQTT_ERR_SUCCESS or self._refused:
+                break
+            if not self.connected and time.monotonic() - started > self.config.connect_timeout_s:
+                log.warning("event=mqtt_connect_timeout after_s=%.1f", self.config.connect_timeout_s)
+                break
+            if self.connected and (self.wake.is_set() or self._tokens < 1):
+                self.wake.clear()
+                self._pump(client)
+            if time.monotonic() - last_bounds > _BOUNDS_EVERY_S:
+                self.spool.enforce_bounds()
+                last_bounds = time.monotonic()
+        self._set_connected(False)
+        sock = client.socket()
+        if sock is not None:  # drop the link without DISCONNECT, so the broker publishes our last will
+            sock.close()
+        return was_connected
+
+    def _close(self, client: mqtt.Client) -> None:
+        """Clean stop: flush what is spooled for a moment, publish ``stopped``, disconnect (no last will)."""
+        deadline = time.monotonic() + _FLUSH_ON_STOP_S
+        while self.connected and self.spool.depth and time.monotonic() < deadline:
+            self._pump(client)
+            if client.loop(timeout=0.01) != mqtt.MQTT_ERR_SUCCESS:
+                break
+        if self.connected:
+            info = client.publish(self.status_topic, self._status("stopped"), qos=1, retain=True)
+            self._status_mid = info.mid
+            while self._status_mid is not None and self.connected and time.monotonic() < deadline + 2:
+                if client.loop(timeout=0.01) != mqtt.MQTT_ERR_SUCCESS:
+                    break
+            client.disconnect()
+            client.loop(timeout=0.1)
+        self._set_connected(False)
+        log.info("event=mqtt_closed spool_depth=%d", self.spool.depth)
+
+    def _set_connected(self, value: bool) -> None:
+        self.connected = value
+        self.metrics.connected.set(1 if value else 0)
+
+    # --- paho callbacks (run inside client.loop, on this thread) -------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self._refused = True
+            self._fallback = str(reason_code) == "Unsupported protocol version"
+            log.error("event=mqtt_refused reason=%r", str(reason_code))
+            return
+        self._set_connected(True)
+        self._inflight.clear()
+        self._cursor = 0
+        self.wake.set()
+        log.info("event=mqtt_connected broker=%s:%d spool_depth=%d", self.config.host, self.config.port,
+                 self.spool.depth)
+        client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
+        for pattern in self.external_topics:
+            client.subscribe(pattern, qos=1)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self.connected:
+            log.warning("event=mqtt_disconnected reason=%r inflight=%d", str(reason_code), len(self._inflight))
+        self._set_connected(False)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        if mid == self._status_mid:
+            self._status_mid = None
+        message_id = self._inflight.pop(mid, None)
+        if message_id is None:
+            return
+        if reason_code.is_failure:  # e.g. outside our ACL: it will never be accepted, so it is not kept
+            log.error("event=publish_refused reason=%r spool_id=%d", str(reason_code), message_id)
+            self.metrics.errors.labels("publish_refused").inc()
+        else:
+            self.metrics.published.inc()
+        self.spool.delete(message_id)
+        self.wake.set()
+
+    def _on_message(self, client, userdata, message) -> None:
+        self.on_external(message.topic, message.payload)
+
+    # --- sending the spool -----------------------------------------------------------------------
+    def _pump(self, client: mqtt.Client) -> None:
+        now = time.monotonic()
+        rate = self.config.rate_per_s
+        self._tokens = min(max(rate / 10, 1.0), self._tokens + (now - self._last_refill) * rate)
+        self._last_refill = now
+        room = min(self.config.inflight - len(self._inflight), int(self._tokens))
+        if room <= 0:
+            return
+        for message in self.spool.after(self._cursor, room):
+            info = client.publish(message.topic, message.payload, qos=1, retain=message.retain)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                break
+            self._inflight[info.mid] = message.id
+            self._cursor = message.id
+            self._tokens -= 1
+

@@ -1,0 +1,80 @@
+"""The durable outbound spool: every message is stored before it is published and deleted on PUBACK.
+
+Messages leave in insertion order (after a reconnect the whole backlog is resent from the oldest).
+The spool is bounded: past ``max_messages`` the oldest are dropped, and messages older than
+``max_age_s`` expire; both are logged with the count (never silent) and counted in metrics.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from .statedb import StateDB
+
+log = logging.getLogger("auroral.spool")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
+                                  payload BLOB NOT NULL, retain INTEGER NOT NULL, created REAL NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Outbound:
+    id: int
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+class Spool:
+    def __init__(self, db: StateDB, max_messages: int, max_age_s: float, on_depth=None, on_dropped=None):
+        self.db = db
+        self.max_messages = max_messages
+        self.max_age_s = max_age_s
+        self._on_depth = on_depth or (lambda depth: None)
+        self._on_dropped = on_dropped or (lambda reason, n: None)
+        with db.lock:
+            db.conn.executescript(_SCHEMA)
+            self._depth = db.conn.execute("SELECT COUNT(*) FROM spool").fetchone()[0]
+        self._on_depth(self._depth)
+        log.info("event=spool_opened depth=%d max_messages=%d max_age_s=%g policy=drop_oldest",
+                 self._depth, max_messages, max_age_s)
+
+    @property
+    def depth(self) -> int:
+        return self._depth
+
+    def put(self, conn: sqlite3.Connection, topic: str, payload: bytes, retain: bool = False) -> None:
+        """Queue one message; call inside :meth:`StateDB.transaction` (with the journal entry it belongs to)."""
+        conn.execute("INSERT INTO spool (topic, payload, retain, created) VALUES (?, ?, ?, ?)",
+                     (topic, payload, int(retain), time.time()))
+        self._depth += 1
+        self._on_depth(self._depth)
+
+    def after(self, last_id: int, limit: int) -> list[Outbound]:
+        with self.db.lock:
+            rows = self.db.conn.execute(
+                "SELECT id, topic, payload, retain FROM spool WHERE id > ? ORDER BY id LIMIT ?", (last_id, limit)).fetchall()
+        return [Outbound(r[0], r[1], bytes(r[2]), bool(r[3])) for r in rows]
+
+    def delete(self, message_id: int) -> None:
+        with self.db.transaction() as conn:
+            self._depth -= conn.execute("DELETE FROM spool WHERE id = ?", (message_id,)).rowcount
+            self._on_depth(self._depth)
+
+    def enforce_bounds(self) -> None:
+        """Drop expired and excess messages, oldest first, and say so in the log."""
+        with self.db.transaction() as conn:
+            expired = conn.execute("DELETE FROM spool WHERE created < ?", (time.time() - self.max_age_s,)).rowcount
+            excess = conn.execute(
+                "DELETE FROM spool WHERE id IN (SELECT id FROM spool ORDER BY id LIMIT "
+                "max(0, (SELECT COUNT(*) FROM spool) - ?))", (self.max_messages,)).rowcount
+            self._depth = conn.execute("SELECT COUNT(*) FROM spool").fetchone()[0]
+        for reason, count in (("expired", expired), ("overflow", excess)):
+            if count:
+                log.warning("event=spool_dropped reason=%s count=%d policy=drop_oldest", reason, count)
+                self._on_dropped(reason, count)
+        self._on_depth(self._depth)

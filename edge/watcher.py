@@ -1,0 +1,100 @@
+"""Finding frames: watchdog close-write and rename events, plus a rescan when each folder is attached.
+
+Only finished files are taken: a close after writing (``FileClosedEvent``) or a rename into the folder
+(cameras that write ``.tmp`` then rename). Hidden and temporary names are ignored. A folder that does
+not exist or cannot be read is reported (log + metric) and retried with back-off; once it can be
+attached, its existing files are rescanned as backlog, so frames that arrived while the daemon was
+down (or the folder unreadable) are classified too.
+"""
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import threading
+from pathlib import Path
+
+from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from .metrics import StationMetrics
+from .scheduler import Scheduler
+
+log = logging.getLogger("auroral.watch")
+
+_TEMP_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".swp", "~")
+
+
+def is_candidate(path: Path, patterns: list[str]) -> bool:
+    name = path.name
+    if name.startswith((".", "~", "#")) or name.lower().endswith(_TEMP_SUFFIXES):
+        return False
+    return any(fnmatch.fnmatch(name.lower(), p.lower()) for p in patterns)
+
+
+class _Events(FileSystemEventHandler):
+    def __init__(self, watcher: "Watcher"):
+        self.watcher = watcher
+
+    def on_closed(self, event: FileClosedEvent) -> None:
+        self.watcher.found(Path(os.fsdecode(event.src_path)), live=True)
+
+    def on_moved(self, event: FileMovedEvent) -> None:
+        self.watcher.found(Path(os.fsdecode(event.dest_path)), live=True)
+
+
+class Watcher:
+    def __init__(self, dirs: list[Path], patterns: list[str], recursive: bool, scheduler: Scheduler,
+                 metrics: StationMetrics, retry_max_s: float, stop: threading.Event):
+        self.dirs = dirs
+        self.patterns = patterns
+        self.recursive = recursive
+        self.scheduler = scheduler
+        self.metrics = metrics
+        self.retry_max_s = retry_max_s
+        self.stop = stop
+        self.observer = Observer()
+        self.handler = _Events(self)
+        self.threads = [threading.Thread(target=self._attach, args=(d,), name=f"watch-{d.name}", daemon=True)
+                        for d in dirs]
+
+    def start(self) -> None:
+        self.observer.start()
+        for thread in self.threads:
+            thread.start()
+
+    def close(self) -> None:
+        self.observer.stop()
+        self.observer.join(timeout=5)
+
+    def found(self, path: Path, live: bool) -> None:
+        if is_candidate(path, self.patterns):
+            self.scheduler.offer(path, live)
+
+    def _attach(self, folder: Path) -> None:
+        """Watch ``folder`` and rescan it; retry with back-off while it is missing or unreadable."""
+        delay = 0.5
+        while not self.stop.is_set():
+            try:
+                os.listdir(folder)  # fails early and clearly for a missing or unreadable folder
+                self.observer.schedule(self.handler, str(folder), recursive=self.recursive)
+                count = self._rescan(folder)
+                log.info("event=watching folder=%s backlog=%d", folder, count)
+                return
+            except OSError as exc:
+                self.metrics.watch_errors.inc()
+                log.error("event=watch_folder_error folder=%s error=%r retry_in_s=%.1f",
+                          folder, exc.strerror or str(exc), delay)
+                self.stop.wait(delay)
+                delay = min(delay * 2, self.retry_max_s)
+
+    def _rescan(self, folder: Path) -> int:
+        count = 0
+        walker = os.walk(folder) if self.recursive else [(str(folder), [], os.listdir(folder))]
+        for root, _, names in walker:
+            for name in sorted(names):
+                path = Path(root) / name
+                if is_candidate(path, self.patterns) and path.is_file():
+                    self.scheduler.offer(path, live=False)
+                    count += 1
+        return count

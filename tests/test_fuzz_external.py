@@ -1,0 +1,99 @@
+"""External alert payloads from other stations are untrusted input: fuzzed, they never crash the daemon
+and never trigger a capture; a flood of valid ones is rate-limited to one trigger."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from auroral.edge.contract import AlertMessage
+from faults import STATION, Station, connected_client, settle
+from mqttcollect import Collector
+
+pytestmark = pytest.mark.integration
+
+NEIGHBOUR_ALERTS = "auroral/tromso/alerts"
+EXTERNAL = {"external": {"topics": ["auroral/+/alerts"]}}
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40)
+json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
+    st.text(max_size=10), inner, max_size=5), max_leaves=20)
+alert_like = st.fixed_dictionaries(
+    {"type": st.sampled_from(["breakup_onset", "aurora_on", "external_arm", "BREAKUP", "", "x" * 300]) | json_scalars},
+    optional={"at": st.sampled_from(["2026-11-24T22:00:00Z", "yesterday", "", "2026-13-45T99:99:99Z"]) | json_scalars,
+              "confidence": st.floats(allow_nan=True, allow_infinity=True) | json_scalars,
+              "frame": json_values, "station": json_values, "extra": json_values})
+
+
+def encoded(value) -> bytes:
+    return json.dumps(value, allow_nan=True).encode()
+
+
+payloads = (st.binary(max_size=2000)
+            | json_values.map(encoded)
+            | alert_like.map(encoded)
+            | st.text(max_size=500).map(lambda t: t.encode("utf-8", "surrogatepass")))
+
+
+def is_valid_alert(payload: bytes) -> bool:
+    """The fuzz is about malformed input; the odd generated payload that is a valid alert is left out."""
+    try:
+        AlertMessage.model_validate_json(payload)
+        return True
+    except (ValidationError, ValueError):
+        return False
+
+
+@pytest.fixture(scope="module")
+def external_station(tmp_path_factory, toy_bundle):
+    from auroral.edge.broker import LocalBroker
+
+    root = tmp_path_factory.mktemp("fuzz")
+    with LocalBroker() as broker, Collector(broker, "auroral/#") as collector, \
+            Station(root / "station", toy_bundle.root, broker.address, EXTERNAL) as station:
+        client = connected_client(broker)
+        station.wait_until(lambda: station.connected() == 1, what="daemon connected")
+        yield broker, collector, station, client
+        client.loop_stop()
+        client.disconnect()
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.lists(payloads, min_size=10, max_size=40))
+def test_malformed_external_alerts_never_crash_or_trigger(external_station, batch):
+    broker, collector, station, client = external_station
+    batch = [p for p in batch if not is_valid_alert(p)] + [b"\x00" * 300_000]  # and one oversized payload
+    before = station.external_rejected()
+    for payload in batch:
+        client.publish(NEIGHBOUR_ALERTS, payload, qos=1).wait_for_publish(10)
+    station.wait_until(lambda: station.external_rejected() == before + len(batch),
+                       what=f"{len(batch)} malformed alerts counted")
+    settle(collector, station, client)
+    assert station.alive
+    assert not collector.on("capture/trigger"), "a malformed external alert triggered a capture"
+    assert station.triggers() == 0
+
+
+def test_trigger_flood_from_outside_is_rate_limited(tmp_path, broker, toy_bundle):
+    config = {**EXTERNAL, "trigger": {"cooldown_s": 600}}
+    with Collector(broker, "auroral/#") as collector, \
+            Station(tmp_path / "station", toy_bundle.root, broker.address, config) as station:
+        client = connected_client(broker)
+        try:
+            station.wait_until(lambda: station.connected() == 1, what="daemon connected")
+            now = datetime.now(timezone.utc).isoformat()
+            alert = AlertMessage(type="breakup_onset", at=now, frame="TRO_20261124_220000.jpg", confidence=0.99)
+            for _ in range(200):
+                client.publish(NEIGHBOUR_ALERTS, alert.to_json(), qos=1)
+            client.publish(f"auroral/{STATION}/alerts", alert.to_json(), qos=1).wait_for_publish(10)  # our own echo
+            station.wait_until(lambda: station.external_seen() >= 200, what="200 external alerts received")
+            settle(collector, station, client)
+        finally:
+            client.loop_stop()
+            client.disconnect()
+        assert len(collector.on("capture/trigger")) == 1, "200 arming alerts must give one trigger"
+        assert station.triggers() == 1 and station.alive

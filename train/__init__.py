@@ -1,0 +1,1 @@
+"""auroral.train: data sets, models, training loops, scikit-learn baselines, evaluation and plots."""

@@ -1,0 +1,102 @@
+"""``auroral train`` and ``auroral evaluate``: argument parsing only (light imports); the work is lazy."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from auroral.edge.extras import require
+
+MODELS = ("resnet50", "resnet18", "resnet34", "resnet101", "mobilenet", "densenet121", "efficientnet_b0", "vgg16",
+          "knn", "svm")
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser(
+        "train", help="train a CNN (ResNet-50, ...) or a KNN/SVM baseline and evaluate it",
+        description="Train on a labelled all-sky data set (folder per class, a CSV/JSON label list, or a "
+        "TrainingImages/TestImages layout) and write a run directory with config, split, checkpoints, "
+        "metrics.json, report.md and plots. Reproduces Kvammen et al. (2020): ResNet-50, KNN and SVM.")
+    train.add_argument("--data", type=Path, help="data set folder or .csv/.json label list (path,label[,timestamp])")
+    train.add_argument("--model", choices=MODELS, default="resnet50", help="architecture or baseline (default resnet50)")
+    train.add_argument("--out", type=Path, required=True, help="run directory to create (or continue with --resume)")
+    train.add_argument("--epochs", type=int, help="maximum epochs (default 30; with --resume: new total)")
+    train.add_argument("--image-size", type=int, default=224, help="model input side in pixels (default 224)")
+    train.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    train.add_argument("--seed", type=int, default=0, help="seed for split, initialisation and augmentation")
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    train.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
+    train.add_argument("--schedule", choices=("cosine", "step", "none"), default="cosine")
+    train.add_argument("--patience", type=int, default=10, help="early stopping: epochs without better val macro-F1")
+    train.add_argument("--pretrained", choices=("imagenet",), help="start from torchvision's ImageNet weights")
+    train.add_argument("--weights", type=Path, help="start from a local state dict (.pt)")
+    train.add_argument("--no-augment", action="store_true", help="no rotation/flip/gain augmentation")
+    train.add_argument("--no-class-weights", action="store_true", help="plain (unweighted) cross-entropy")
+    train.add_argument("--features", help="knn/svm: 'pixels' (default) or 'cnn:RUN_DIR' (a trained CNN's embedding)")
+    train.add_argument("--pixel-pool", type=int, default=16, help="pixel features: average-pool to PxP (default 16)")
+    train.add_argument("--split", choices=("stratified", "night"), default="stratified",
+                       help="stratified by class, or by observing night (needs timestamps)")
+    train.add_argument("--split-file", type=Path, help="reuse a saved split.json instead of drawing a new split")
+    train.add_argument("--val-fraction", type=float, default=0.15)
+    train.add_argument("--test-fraction", type=float, default=0.15)
+    train.add_argument("--class-order", help="TrainingImages layout: alphabetical, canonical or a comma list")
+    train.add_argument("--classes", help="own class list (comma-separated) instead of the seven of Kvammen et al.")
+    train.add_argument("--min-per-class", type=int, default=5, help="refuse classes with fewer images (default 5)")
+    train.add_argument("--resume", action="store_true", help="continue the CNN run in --out from its last checkpoint")
+    train.set_defaults(func=run_train)
+
+    evaluate = subparsers.add_parser(
+        "evaluate", help="evaluate training runs, or compare several side by side",
+        description="Evaluate a run on the test part of its saved split (or on another labelled data set with "
+        "--data) and write metrics.json, report.md, confusion.png and per_class.png; with --compare, print one "
+        "table of several runs' saved metrics.")
+    evaluate.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    evaluate.add_argument("--data", type=Path, help="evaluate on this data set instead of the run's test split")
+    evaluate.add_argument("--class-order", help="TrainingImages layout: alphabetical, canonical or a comma list")
+    evaluate.add_argument("--part", choices=("test", "val", "train"), default="test", help="part of the saved split")
+    evaluate.add_argument("--out", type=Path, help="where to write results (default: the run directory, or "
+                          "RUN_DIR/eval-<data name> with --data)")
+    evaluate.add_argument("--device", default="cpu", help="cpu or cuda (CNN runs)")
+    evaluate.add_argument("--compare", action="store_true", help="print a side-by-side table of the runs' metrics")
+    evaluate.set_defaults(func=run_evaluate)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    require("train", "torch", "torchvision", "sklearn")
+    from auroral.edge.errors import UserError
+
+    if args.data is None and not args.resume:
+        raise UserError("--data is required (a folder or a .csv/.json label list)")
+    from auroral.train.report import results_table
+    from auroral.train.training import train_from_args
+
+    metrics = train_from_args(args)
+    if metrics is not None:
+        print(results_table(metrics))
+        print(f"run directory: {args.out.resolve()}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    require("train", "torch", "torchvision", "sklearn")
+    from auroral.edge.errors import UserError
+    from auroral.train.report import compare_table, model_label, results_table
+    from auroral.train.runs import load_run
+
+    if args.compare:
+        loaded = [load_run(path) for path in args.runs]
+        missing = [str(r.path) for r in loaded if r.metrics() is None]
+        if missing:
+            raise UserError(f"no metrics.json in: {', '.join(missing)} (run 'auroral evaluate RUN_DIR' first)")
+        print(compare_table([(f"{model_label(r.config)} ({r.path.name})", r.metrics()) for r in loaded]))
+        return 0
+    if len(args.runs) != 1:
+        raise UserError("give one RUN_DIR to evaluate, or --compare for several")
+    from auroral.train.evaluate import evaluate_run
+
+    run = load_run(args.runs[0])
+    out = args.out or (run.path / f"eval-{args.data.stem}" if args.data else run.path)
+    metrics = evaluate_run(run, Path(out), args.data, args.class_order, args.part, args.device)
+    print(results_table(metrics))
+    print(f"results in {Path(out).resolve()}")
+    return 0
