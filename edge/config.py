@@ -61,7 +61,7 @@ class MqttConfig(_Section):
     cert_file: Path | None = None
     key_file: Path | None = None
     inflight: int = Field(20, ge=1, le=1000, description="unacknowledged messages in flight")
-    rate_per_s: float = Field(500.0, gt=0, description="spool backlog send rate, so broker queues do not overflow")
+    rate_per_s: float = Field(50.0, gt=0, description="spool backlog send rate, so broker queues do not overflow")
 
     @model_validator(mode="after")
     def _pairs(self) -> "MqttConfig":
@@ -114,7 +114,7 @@ class TriggerConfig(_Section):
 class AuroraConfig(_Section):
     labels: list[str] = Field(["breakup", "colored", "arcs", "discrete", "patchy", "edge"],
                               description="labels that count as aurora for aurora_on/aurora_off")
-    frames: int = Field(3, ge=1, description="consecutive frames that agree before the state flips")
+    frames: int = Field(5, ge=1, description="consecutive frames that agree before the state flips")
 
 
 class ExternalConfig(_Section):
@@ -139,9 +139,15 @@ class StationConfig(_Section):
     aurora: AuroraConfig = AuroraConfig()
     external: ExternalConfig = ExternalConfig()
 
+    @field_validator("state_dir")
+    @classmethod
+    def _absolute_state(cls, path: Path) -> Path:
+        return path.absolute()
+
     @field_validator("watch")
     @classmethod
-    def _regex(cls, watch: WatchConfig) -> WatchConfig:
+    def _watch(cls, watch: WatchConfig) -> WatchConfig:
+        watch.dirs = [d.absolute() for d in watch.dirs]  # journal keys must not depend on the working directory
         try:
             if re.compile(watch.capture_time_regex).groups < 1:
                 raise ValueError("capture_time_regex needs one group")

@@ -48,6 +48,7 @@ class _Watchdog:
 
 
 def run_daemon(config: StationConfig) -> int:
+    logging.getLogger("watchdog").setLevel(max(logging.INFO, logging.getLogger().level))  # its DEBUG is per inotify event
     stop = threading.Event()
     wake = threading.Event()
     notifier = sdnotify.SystemdNotifier()
@@ -99,10 +100,10 @@ def run_daemon(config: StationConfig) -> int:
     notifier.notify("STOPPING=1")
     log.info("event=stopping")
     watcher.close()
-    pipeline.join(timeout=30)
-    publisher.thread.join(timeout=30)
+    pipeline.join(timeout=10)
+    publisher.thread.join(timeout=15)
     if server:
         server.stop()
     db.close()
     log.info("event=stopped spool_depth=%d", spool.depth)
-    return 0
+    return 1 if pipeline.fatal else 0

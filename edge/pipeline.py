@@ -64,6 +64,7 @@ class Pipeline:
         self.capture_time = CaptureTime(config.watch.capture_time_regex, config.watch.capture_time_format)
         self.work: queue.Queue[Work] = queue.Queue(maxsize=2)
         self.decode_beat = time.monotonic()
+        self.fatal = False  # set when the state database cannot be written: the daemon exits non-zero
         self.sky = journal.load_state("sky") or {}
         self.model = ModelRef(name=classifier.model_name, sha256=classifier.model_sha256)
         self.decoder = threading.Thread(target=self._decode_loop, name="decode", daemon=True)
@@ -167,11 +168,24 @@ class Pipeline:
                     return
                 continue
             started = time.monotonic()
-            predictions = self.classifier.predict(work.batch)
+            try:
+                predictions = self.classifier.predict(work.batch)
+            except Exception as exc:  # noqa: BLE001 - the backend failing on one batch: retry its frames
+                self.metrics.errors.labels("inference").inc()
+                log.error("event=inference_failed frames=%d error=%r", len(work.items), str(exc))
+                for item in work.items:
+                    self._failed(item, f"inference failed: {exc}")
+                continue
             inferred = time.monotonic()
             for _ in work.items:
                 self.metrics.latency.labels("infer").observe((inferred - started) / len(work.items))
-            self._commit(work, predictions)
+            try:
+                self._commit(work, predictions)
+            except Exception as exc:  # noqa: BLE001 - e.g. disk full: nothing was committed; restart cleanly
+                log.critical("event=commit_failed error=%r action=stopping", str(exc))
+                self.fatal = True
+                self.stop.set()
+                return
             self.metrics.latency.labels("commit").observe(time.monotonic() - inferred)
             self._beat()
 

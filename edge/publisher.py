@@ -2,10 +2,11 @@
 
 Each connection attempt uses a fresh paho client (MQTT v5, falling back to 3.1.1 if the broker refuses
 v5), with the retained ``offline`` status as last will. On every CONNACK it publishes ``online`` and
-subscribes to the external alert topics, then sends the spool from its oldest message, at most
+subscribes to the external alert topics, then sends the spool, at most
 ``inflight`` unacknowledged and ``rate_per_s`` per second; a message leaves the spool only on PUBACK.
 Failures (refused, TLS, timeouts, keepalive loss) are logged with the reason and retried with
-exponential back-off. A clean stop flushes the spool briefly and publishes ``stopped``.
+exponential back-off. Sending is rate-limited (``rate_per_s``) so a backlog after an outage does not
+overflow the broker's queues; fresh messages go before the backlog (live frames first). A clean stop flushes the spool briefly and publishes ``stopped``.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ log = logging.getLogger("auroral.mqtt")
 
 _FLUSH_ON_STOP_S = 5.0
 _BOUNDS_EVERY_S = 60.0
+_FRESH_S = 2.0  # messages younger than this overtake the backlog
 
 
 def read_password(config: MqttConfig) -> str | None:
@@ -57,7 +59,6 @@ class Publisher:
         self._refused = False
         self._fallback = False
         self._inflight: dict[int, int] = {}
-        self._cursor = 0
         self._tokens = 0.0
         self._last_refill = time.monotonic()
         self._status_mid: int | None = None
@@ -155,6 +156,7 @@ class Publisher:
             while self._status_mid is not None and self.connected and time.monotonic() < deadline + 2:
                 if client.loop(timeout=0.01) != mqtt.MQTT_ERR_SUCCESS:
                     break
+            self._set_connected(False)
             client.disconnect()
             client.loop(timeout=0.1)
         self._set_connected(False)
@@ -173,7 +175,6 @@ class Publisher:
             return
         self._set_connected(True)
         self._inflight.clear()
-        self._cursor = 0
         self.wake.set()
         log.info("event=mqtt_connected broker=%s:%d spool_depth=%d", self.config.host, self.config.port,
                  self.spool.depth)
@@ -205,6 +206,7 @@ class Publisher:
 
     # --- sending the spool -----------------------------------------------------------------------
     def _pump(self, client: mqtt.Client) -> None:
+        """Send what the token bucket allows: fresh messages first (newest first), then the backlog (oldest first)."""
         now = time.monotonic()
         rate = self.config.rate_per_s
         self._tokens = min(max(rate / 10, 1.0), self._tokens + (now - self._last_refill) * rate)
@@ -212,11 +214,13 @@ class Publisher:
         room = min(self.config.inflight - len(self._inflight), int(self._tokens))
         if room <= 0:
             return
-        for message in self.spool.after(self._cursor, room):
+        in_flight = set(self._inflight.values())
+        fresh = self.spool.freshest(_FRESH_S, room, in_flight)
+        in_flight.update(m.id for m in fresh)
+        batch = sorted(fresh, key=lambda m: m.id) + self.spool.oldest(room - len(fresh), in_flight)
+        for message in batch:
             info = client.publish(message.topic, message.payload, qos=1, retain=message.retain)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 break
             self._inflight[info.mid] = message.id
-            self._cursor = message.id
             self._tokens -= 1
-

@@ -1,6 +1,8 @@
 """The durable outbound spool: every message is stored before it is published and deleted on PUBACK.
 
-Messages leave in insertion order (after a reconnect the whole backlog is resent from the oldest).
+The publisher sends fresh messages (spooled in the last seconds) first, newest first, so a live frame
+overtakes a backlog; the backlog leaves oldest first, and after a reconnect everything not yet
+acknowledged is sent again.
 The spool is bounded: past ``max_messages`` the oldest are dropped, and messages older than
 ``max_age_s`` expire; both are logged with the count (never silent) and counted in metrics.
 """
@@ -54,11 +56,20 @@ class Spool:
         self._depth += 1
         self._on_depth(self._depth)
 
-    def after(self, last_id: int, limit: int) -> list[Outbound]:
+    def oldest(self, limit: int, skip: set[int]) -> list[Outbound]:
+        """The ``limit`` oldest messages whose ids are not in ``skip`` (those in flight)."""
+        return self._select("1", (), "id", limit, skip)
+
+    def freshest(self, younger_than_s: float, limit: int, skip: set[int]) -> list[Outbound]:
+        """The newest messages spooled in the last ``younger_than_s`` seconds, newest first."""
+        return self._select("created > ?", (time.time() - younger_than_s,), "id DESC", limit, skip)
+
+    def _select(self, where: str, params: tuple, order: str, limit: int, skip: set[int]) -> list[Outbound]:
         with self.db.lock:
             rows = self.db.conn.execute(
-                "SELECT id, topic, payload, retain FROM spool WHERE id > ? ORDER BY id LIMIT ?", (last_id, limit)).fetchall()
-        return [Outbound(r[0], r[1], bytes(r[2]), bool(r[3])) for r in rows]
+                f"SELECT id, topic, payload, retain FROM spool WHERE {where} ORDER BY {order} LIMIT ?",
+                (*params, limit + len(skip))).fetchall()
+        return [Outbound(r[0], r[1], bytes(r[2]), bool(r[3])) for r in rows if r[0] not in skip][:limit]
 
     def delete(self, message_id: int) -> None:
         with self.db.transaction() as conn:

@@ -137,8 +137,7 @@ def plot_ribbon(matrix: np.ndarray, nights: list[str], classes: list[str], longi
     colours = _class_colours(classes)
     height = min(2.0 + 0.22 * len(nights), 24.0)
     fig, ax = plt.subplots(figsize=(10, height), constrained_layout=True)
-    cmap = ListedColormap(colours)
-    cmap.set_bad("white")
+    cmap = ListedColormap(colours).with_extremes(bad="white")
     ax.imshow(np.ma.masked_invalid(matrix), aspect="auto", interpolation="nearest", cmap=cmap,
               vmin=-0.5, vmax=len(classes) - 0.5, extent=(12, 36, len(nights) - 0.5, -0.5))
     ax.set_xticks(range(12, 37, 2), [f"{h % 24:02d}" for h in range(12, 37, 2)])
@@ -182,7 +181,8 @@ def write_stats(results: Path, out: Path, longitude: float | None = None) -> lis
     frame = add_night_columns(frame, longitude)
     out.mkdir(parents=True, exist_ok=True)
     hourly = count_table(frame, "hour", classes, NIGHT_HOURS)
-    monthly = count_table(frame, "month", classes)
+    months = pd.period_range(frame["month"].min(), frame["month"].max(), freq="M").strftime("%Y-%m")
+    monthly = count_table(frame, "month", classes, list(months))  # empty months (summer) stay visible
     nightly = count_table(frame, "night", classes)
     written = []
     for name, table in (("counts_by_hour.csv", hourly), ("counts_by_month.csv", monthly),

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 FORMATS = ("jpg", "png")
 MIN_SIZE, MAX_SIZE = 16, 2048
 STATION_PREFIX = "KIR"
+MAGNETIC_DECLINATION = np.deg2rad(12.0)  # angle of magnetic east-west in the frame
 
 # how an RGB sensor renders each emission line (linear, unit peak)
 GREEN = np.array([0.30, 1.00, 0.35], np.float32)   # OI 557.7 nm
@@ -34,6 +35,8 @@ RED = np.array([1.00, 0.10, 0.16], np.float32)     # OI 630.0 nm, high altitude
 PURPLE = np.array([0.55, 0.15, 1.00], np.float32)  # N2+ 427.8 nm lower borders blended with red
 _AIRGLOW = np.array([0.45, 0.60, 0.80], np.float32)
 _CLOUD = np.array([0.80, 0.80, 0.85], np.float32)
+# full-resolution chroma: subsampled colour bleeds into the black outside the circle at small sizes
+_JPEG_PARAMS = [cv2.IMWRITE_JPEG_QUALITY, 95, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
 
 
 class _Sky:
@@ -44,8 +47,9 @@ class _Sky:
         centre, radius = (size - 1) / 2.0, size * 0.49
         yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
         u, v = (xx - centre) / radius, (yy - centre) / radius
-        angle = rng.uniform(0.0, 2.0 * np.pi)
-        # x runs along the auroral oval (roughly east-west), y across it (magnetic north-south)
+        # forms align with the auroral oval, roughly along the station's magnetic east-west (x),
+        # so the rotation about the zenith varies around that axis rather than uniformly
+        angle = rng.uniform(-0.6, 0.6) + MAGNETIC_DECLINATION
         self.x = np.cos(angle) * u - np.sin(angle) * v
         self.y = np.sin(angle) * u + np.cos(angle) * v
         self.r = np.hypot(u, v)
@@ -86,9 +90,9 @@ Emission = tuple[np.ndarray, np.ndarray, np.ndarray]  # green, red, purple inten
 
 
 def _arcs(sky: _Sky, rng: np.random.Generator) -> Emission:
-    green = np.zeros_like(sky.r)
+    green = rng.uniform(0.0, 0.1) * _glow(sky, 0.0, rng.uniform(-0.3, 0.3), 0.5)  # diffuse aurora beside the arcs
     for _ in range(rng.integers(1, 4)):
-        green += rng.uniform(0.25, 1.4) * _band(sky, rng, rng.uniform(-0.65, 0.65), rng.uniform(0.025, 0.1),
+        green += rng.uniform(0.3, 1.4) * _band(sky, rng, rng.uniform(-0.55, 0.55), rng.uniform(0.025, 0.1),
                                                 rng.uniform(-0.35, 0.35), rng.uniform(0.0, 0.04), rng.uniform(0.0, 0.4))
     return green, rng.uniform(0.03, 0.2) * cv2.GaussianBlur(green, (0, 0), sky.size / 20), 0.1 * green
 
@@ -109,7 +113,7 @@ def _breakup(sky: _Sky, rng: np.random.Generator) -> Emission:
         green += rng.uniform(0.8, 3.0) * _band(sky, rng, rng.uniform(-0.5, 0.5), rng.uniform(0.04, 0.14),
                                                rng.uniform(-0.6, 0.6), rng.uniform(0.08, 0.3), rng.uniform(0.4, 1.0))
     spread = rng.uniform(0.4, 0.9)  # the widespread brightening of the expansion phase
-    green += rng.uniform(0.2, 1.0) * _glow(sky, rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3), spread)
+    green += rng.uniform(0.1, 0.7) * _glow(sky, rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3), spread)
     return green, rng.uniform(0.05, 0.3) * green, rng.uniform(0.2, 0.6) * green
 
 
@@ -118,7 +122,7 @@ def _colored(sky: _Sky, rng: np.random.Generator) -> Emission:
     for _ in range(rng.integers(0, 3)):
         green += rng.uniform(0.1, 0.8) * _band(sky, rng, rng.uniform(-0.6, 0.6), rng.uniform(0.03, 0.1),
                                                rng.uniform(-0.4, 0.4), rng.uniform(0.0, 0.12), rng.uniform(0.1, 0.6))
-    red = rng.uniform(0.15, 0.7) * np.clip(0.6 + 0.5 * _smooth_noise(rng, sky.size, int(rng.integers(3, 7))), 0, None)
+    red = rng.uniform(0.15, 0.7) * np.clip(0.8 + 0.3 * _smooth_noise(rng, sky.size, int(rng.integers(3, 7))), 0, None)
     red *= _glow(sky, rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5), rng.uniform(0.4, 1.0))
     red += rng.uniform(0.3, 1.2) * cv2.GaussianBlur(green, (0, 0), sky.size / 14)
     return green, red, rng.uniform(0.2, 0.9) * green + rng.uniform(0.0, 0.3) * red
@@ -126,7 +130,8 @@ def _colored(sky: _Sky, rng: np.random.Generator) -> Emission:
 
 def _patchy(sky: _Sky, rng: np.random.Generator) -> Emission:
     field = _smooth_noise(rng, sky.size, int(rng.integers(6, 14)))
-    green = rng.uniform(0.12, 0.6) * np.clip(field - rng.uniform(0.0, 1.0), 0, None)
+    green = rng.uniform(0.25, 0.8) * np.clip(field - rng.uniform(-0.3, 0.6), 0, None)
+    green += rng.uniform(0.05, 0.2) * _glow(sky, 0.0, 0.0, 0.8)  # the diffuse background the patches sit in
     if rng.random() < 0.3:  # a remnant arc or band of the earlier activity
         green += rng.uniform(0.1, 0.5) * _band(sky, rng, rng.uniform(-0.6, 0.6), rng.uniform(0.05, 0.12),
                                                rng.uniform(-0.3, 0.3), 0.02, 0.3)
@@ -135,7 +140,7 @@ def _patchy(sky: _Sky, rng: np.random.Generator) -> Emission:
 
 def _edge(sky: _Sky, rng: np.random.Generator) -> Emission:
     side = rng.choice([-1.0, 1.0])
-    green = rng.uniform(0.3, 1.6) * _band(sky, rng, side * rng.uniform(0.72, 0.98), rng.uniform(0.03, 0.1),
+    green = rng.uniform(0.3, 1.6) * _band(sky, rng, side * rng.uniform(0.7, 0.92), rng.uniform(0.03, 0.1),
                                           side * rng.uniform(-0.3, 0.05), rng.uniform(0.0, 0.1), rng.uniform(0.1, 0.7))
     if rng.random() < 0.4:  # a second, diffuse glow low on the horizon
         green += rng.uniform(0.1, 0.5) * _glow(sky, rng.uniform(-0.6, 0.6), side * 0.95, 0.2)
@@ -147,10 +152,10 @@ def _edge(sky: _Sky, rng: np.random.Generator) -> Emission:
 def _faint(sky: _Sky, rng: np.random.Generator) -> Emission:
     green = np.zeros_like(sky.r)
     if rng.random() < 0.6:  # faint diffuse glow; otherwise a clear sky
-        green += rng.uniform(0.02, 0.12) * np.clip(1.0 + 0.5 * _smooth_noise(rng, sky.size, 4), 0, None)
+        green += rng.uniform(0.01, 0.08) * np.clip(1.0 + 0.5 * _smooth_noise(rng, sky.size, 4), 0, None)
         if rng.random() < 0.4:
             green += rng.uniform(0.04, 0.2) * _band(sky, rng, rng.uniform(-0.7, 0.7), rng.uniform(0.08, 0.2), 0.1)
-    return green, 0.1 * green, 0.0 * green
+    return green, 0.1 * green, np.zeros_like(green)
 
 
 _RENDERERS: dict[str, Callable[[_Sky, np.random.Generator], Emission]] = {
@@ -163,7 +168,7 @@ def _stars(sky: _Sky, rng: np.random.Generator) -> np.ndarray:
     count = max(20, int(rng.integers(120, 320) * (sky.size / 256) ** 2))
     rows, cols = rng.integers(0, sky.size, count), rng.integers(0, sky.size, count)
     field = np.zeros_like(sky.r)
-    np.add.at(field, (rows, cols), 0.04 * rng.pareto(1.5, count).astype(np.float32) + 0.02)
+    np.add.at(field, (rows, cols), 0.05 * rng.pareto(1.3, count).astype(np.float32) + 0.03)
     return cv2.GaussianBlur(field, (0, 0), max(0.5, sky.size / 700))
 
 
@@ -184,7 +189,7 @@ def render_frame(label: str, size: int, rng: np.random.Generator, intensity: flo
     sky = _Sky(size, rng)
     green, red, purple = _RENDERERS[label](sky, rng)
     aurora = intensity * (green[..., None] * GREEN + red[..., None] * RED + purple[..., None] * PURPLE)
-    airglow = rng.uniform(0.01, 0.04) * (1.0 + 1.5 * sky.r ** 2)
+    airglow = rng.uniform(0.004, 0.02) * (1.0 + 2.0 * sky.r ** 2)
     light = aurora + airglow[..., None] * _AIRGLOW
     if rng.random() < 0.12:
         light += _moon(sky, rng)[..., None] * np.array([1.0, 0.95, 0.85], np.float32)
@@ -202,7 +207,7 @@ def render_frame(label: str, size: int, rng: np.random.Generator, intensity: flo
 
 
 def _write(path: Path, image: np.ndarray) -> None:
-    params = [cv2.IMWRITE_JPEG_QUALITY, 92] if path.suffix == ".jpg" else []
+    params = _JPEG_PARAMS if path.suffix == ".jpg" else []
     if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params):
         raise UserError(f"cannot write {path}")
 

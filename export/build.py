@@ -22,7 +22,7 @@ from .int8 import quantize
 from .parity import ParityError, check_fp32, check_labels, onnx_probabilities, torch_probabilities, variant_metrics
 from .reference import REFERENCE_FILE, save_reference
 from .samples import frames_under, labelled_batch
-from .sklearn_onnx import baseline_model, class_map, pixel_feature_graph, save_baseline
+from .sklearn_onnx import baseline_model, class_map, final_estimator, pixel_feature_graph, save_baseline
 from .source import ExportableRun, open_run
 from .summary import run_metrics, training_summary
 from .torch_onnx import export_torch
@@ -113,13 +113,12 @@ def _export_baseline(run: ExportableRun, scratch: Path, batch: np.ndarray, label
     else:
         raise UserError(f"unknown baseline feature type {spec['type']!r} in the run (expected pixels or cnn)")
     fp32 = save_baseline(baseline_model(estimator, features, run.classes, run.kind), scratch / "model.onnx")
-    reference = run.predict_proba(batch).astype(np.float32)
-    if reference.shape[1] != len(run.classes):
-        reference = reference @ class_map(estimator.classes_, run.classes)
+    final = final_estimator(estimator)
+    # scikit-learn orders columns by classes_ (sorted names or indices); place them in bundle class order
+    reference = run.predict_proba(batch).astype(np.float32) @ class_map(final.classes_, run.classes)
     probs = {"fp32": onnx_probabilities(fp32, batch)}
     check_labels(probs["fp32"], reference, run.model_name)
     metrics = {"images": len(batch), "fp32": {**variant_metrics(probs["fp32"], probs["fp32"], labels), "labels_identical_to_sklearn": True,
                                               "max_abs_diff_vs_sklearn": float(f"{np.max(np.abs(probs['fp32'] - reference)):.3g}")}}
-    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     model = ModelInfo(name=run.model_name, architecture=f"sklearn.{type(final).__name__}", kind=run.kind, features=described)
     return {"fp32": fp32}, metrics, reference, probs, model

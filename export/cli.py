@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     require("export", "torch", "onnx", "skl2onnx", "onnxconverter_common")
     if args.verify is None and (args.run_dir is None or args.out is None):
         raise UserError("give RUN_DIR and --out BUNDLE_DIR to export, or --verify BUNDLE_DIR to check a bundle")
+    if args.verify is not None and (args.run_dir is not None or args.out is not None):
+        raise UserError("--verify checks an existing bundle on its own: give either RUN_DIR --out BUNDLE_DIR or --verify BUNDLE_DIR")
     if args.tensorrt:
         from .tensorrt_build import require_tensorrt
 

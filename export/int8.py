@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from tqdm import tqdm
@@ -53,6 +54,13 @@ class FrameCalibrationReader(CalibrationDataReader):
         self._iterator = None
 
 
+def output_nodes(model_path: Path) -> list[str]:
+    """Nodes writing the graph output (the softmax): kept in float so probabilities are not rounded to 1/255."""
+    model = onnx.load(str(model_path))
+    outputs = {o.name for o in model.graph.output}
+    return [node.name for node in model.graph.node if outputs & set(node.output)]
+
+
 def quantize(fp32_path: Path, out_path: Path, calibration: Sequence[Path], spec: PreprocessSpec,
              sample: np.ndarray, repeats: int = 20) -> dict[str, Any]:
     """Quantise in both formats, keep the faster at ``out_path``; returns what goes into the manifest."""
@@ -67,6 +75,7 @@ def quantize(fp32_path: Path, out_path: Path, calibration: Sequence[Path], spec:
                 str(prepared), str(candidate), FrameCalibrationReader(calibration, spec),
                 quant_format=QuantFormat.QDQ, per_channel=True,
                 activation_type=activation, weight_type=QuantType.QInt8,
+                nodes_to_exclude=output_nodes(prepared),
             )
             timings[name] = round(cpu_latency_ms(candidate, sample, repeats=repeats), 3)
             candidates[name] = candidate

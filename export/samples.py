@@ -1,7 +1,6 @@
 """Real images for parity checks and INT8 calibration, decoded and preprocessed exactly as the station does."""
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,6 @@ from auroral.edge.frames import FrameError, is_frame, read_frame
 from auroral.edge.preprocess import Preprocessor, PreprocessSpec
 
 from .source import label_index
-
-log = logging.getLogger(__name__)
 
 
 def load_batch(paths: Sequence[Path], spec: PreprocessSpec) -> np.ndarray:

@@ -47,7 +47,8 @@ def _finish(graph: onnx.GraphProto) -> onnx.ModelProto:
     return model
 
 
-def _final_estimator(estimator: Any) -> Any:
+def final_estimator(estimator: Any) -> Any:
+    """The classifier itself, whether fitted alone or as the last step of a Pipeline."""
     return estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
 
 
@@ -56,7 +57,7 @@ def classifier_graph(estimator: Any, n_features: int, kind: str) -> onnx.ModelPr
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
-    final = _final_estimator(estimator)
+    final = final_estimator(estimator)
     if not hasattr(final, "predict_proba") or (kind == "svm" and not getattr(final, "probability", True)):
         raise UserError(f"the {kind} model was trained without probability estimates; retrain it with probability=True")
     options: dict[str, Any] = {"zipmap": False}
@@ -67,7 +68,30 @@ def classifier_graph(estimator: Any, n_features: int, kind: str) -> onnx.ModelPr
         options={id(final): options}, target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET},
     )
     model.ir_version = 9
+    if kind == "knn" and getattr(final, "weights", "uniform") == "distance":
+        fix_knn_distance_sign(model)
     return model
+
+
+def fix_knn_distance_sign(model: onnx.ModelProto) -> None:
+    """Undo skl2onnx's sign flip of the TopK distances (opset ≥ 11), which turns ``weights='distance'`` into uniform votes.
+
+    skl2onnx (≤ 1.20) negates the distances that ``TopK(largest=0)`` already returns positive, so
+    ``1 / max(d, 1e-6)`` becomes 1e6 for every neighbour. We set that constant back to +1.
+    """
+    topk_values = {node.output[0] for node in model.graph.node if node.op_type == "TopK"}
+    initializers = {t.name: t for t in model.graph.initializer}
+    flipped = 0
+    for node in model.graph.node:
+        if node.op_type != "Mul" or node.input[0] not in topk_values or node.input[1] not in initializers:
+            continue
+        constant = initializers[node.input[1]]
+        if np.array_equal(numpy_helper.to_array(constant), [-1]):
+            constant.CopyFrom(numpy_helper.from_array(np.ones_like(numpy_helper.to_array(constant)), constant.name))
+            flipped += 1
+    if flipped != 1:
+        raise UserError(f"cannot export this distance-weighted KNN: expected one negated TopK distance in the skl2onnx graph, found {flipped}")
+    log.info("event=knn_distance_sign_fixed")
 
 
 def class_map(estimator_classes: np.ndarray, classes: list[str]) -> np.ndarray:
@@ -86,7 +110,7 @@ def baseline_model(estimator: Any, features: onnx.ModelProto, classes: list[str]
     _unify_opsets(features, classifier)
     merged = compose.merge_models(features, classifier, io_map=[(features.graph.output[0].name, _PREFIX + FEATURES)],
                                   outputs=[probabilities])
-    mapping = class_map(_final_estimator(estimator).classes_, classes)
+    mapping = class_map(final_estimator(estimator).classes_, classes)
     merged.graph.initializer.append(numpy_helper.from_array(mapping, "class_map"))
     merged.graph.node.append(helper.make_node("MatMul", [probabilities, "class_map"], [OUTPUT_NAME]))
     del merged.graph.output[:]

@@ -9,8 +9,6 @@ from typing import Any
 
 from .source import ExportableRun, label_index
 
-RUN_METRICS_FILES = ("metrics.json", "evaluation.json")
-
 
 def _jsonable(config: Any) -> Any:
     if hasattr(config, "model_dump"):
@@ -24,7 +22,7 @@ def training_summary(run: ExportableRun, run_dir: Path | None) -> dict[str, Any]
     """Split sizes, per-class training counts and the training configuration."""
     counts = Counter(run.classes[label_index(label, run.classes)] for _, label in run.split.train)
     return {
-        "run": str(run_dir) if run_dir else None,
+        "run": str(run_dir.resolve()) if run_dir else None,
         "model": run.model_name,
         "images": {"train": len(run.split.train), "val": len(run.split.val), "test": len(run.split.test)},
         "train_class_counts": {name: counts.get(name, 0) for name in run.classes},
@@ -33,9 +31,8 @@ def training_summary(run: ExportableRun, run_dir: Path | None) -> dict[str, Any]
 
 
 def run_metrics(run_dir: Path | None) -> dict[str, Any]:
-    """Evaluation metrics the trainer stored in the run directory (first of :data:`RUN_METRICS_FILES` found)."""
-    for name in RUN_METRICS_FILES if run_dir else ():
-        path = run_dir / name
-        if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"))
-    return {}
+    """Evaluation metrics the trainer stored in the run directory (empty when there are none)."""
+    from auroral.train.runs import METRICS
+
+    path = run_dir / METRICS if run_dir else None
+    return json.loads(path.read_text(encoding="utf-8")) if path and path.is_file() else {}

@@ -39,7 +39,6 @@ def build_engine(bundle: Bundle, precision: str, max_batch: int = 16) -> Path:
         log.info("event=tensorrt_engine_cached path=%s", target)
         return target
     onnx_path = bundle.model_path("int8" if precision == "int8" else "fp32")
-    bundle.model_path(precision)
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(network_flags(trt))

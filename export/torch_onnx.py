@@ -26,6 +26,8 @@ def export_torch(module: Any, out_path: Path, size: int, output_name: str = OUTP
     """Export ``module`` (NCHW float32 → one tensor) to ``out_path``; checks the result before returning."""
     import torch
 
+    for noisy in ("onnxscript", "onnx_ir"):  # their optimiser logs every pass at INFO
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     module = module.eval()
     example = torch.zeros(2, 3, size, size, dtype=torch.float32)
     batch = torch.export.Dim("batch", min=1, max=max_batch)

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections import defaultdict
@@ -129,6 +130,12 @@ def settle(collector, station: "Station", client) -> None:
     collector.wait_for(lambda ms: sum(m.topic == MARKER_TOPIC for m in ms) > before)
 
 
+# `auroral run` through the real CLI entry point (logging set-up, UserError handling), with only the
+# `run` subcommand registered, so a fault test never fails because an unrelated subcommand cannot import.
+LAUNCH = ("import sys; from auroral.edge import cli; "
+          "cli.COMMAND_MODULES = ('auroral.edge.run_cli',); sys.exit(cli.main(sys.argv[1:]))")
+
+
 class Station:
     """The daemon under test: ``auroral run`` in a subprocess with its own watch and state dirs."""
 
@@ -150,7 +157,7 @@ class Station:
         self.starts = 0
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "auroral.edge.cli", "--log-level", "DEBUG", "run",
+        command = [sys.executable, "-c", LAUNCH, "--log-level", "DEBUG", "run",
                    "--watch", str(self.watch), "--bundle", str(self.bundle_dir), "--broker", self.broker_address,
                    "--station", self.station, "--state-dir", str(self.state), "--metrics-port", str(self.metrics_port)]
         if self.config:
@@ -251,10 +258,12 @@ class Station:
     def __enter__(self) -> "Station":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         if self.alive:
             self.process.kill()
             self.process.wait()
+        if exc_type is not None:  # pytest shows captured output of a failing test: the daemon's side of it
+            sys.stdout.write(f"--- daemon log tail ({self.log_path}):\n{self.log()[-4000:]}\n")
 
 
 class FrameFeed:
@@ -303,13 +312,27 @@ class FrameFeed:
 
 
 class Ledger:
-    """What arrived on ``frames``: per frame name the set of seqs (several seqs = classified twice)."""
+    """What arrived on ``frames``: per frame name the set of seqs (several seqs = classified twice).
+
+    Payloads are parsed once, incrementally (the collector's list only grows), so waiting on hundreds
+    of messages stays linear.
+    """
 
     def __init__(self, collector):
         self.collector = collector
+        self._frames: list[dict] = []
+        self._seen = 0
+        self._lock = threading.Lock()
 
     def frames(self) -> list[dict]:
-        return [m.json() for m in self.collector.on("frames")]
+        """Every ``frames`` payload received so far, in arrival order."""
+        with self._lock:
+            messages = self.collector.messages
+            for message in messages[self._seen:len(messages)]:
+                if message.topic.endswith("/frames"):
+                    self._frames.append(message.json())
+                self._seen += 1
+            return list(self._frames)
 
     def seqs_by_frame(self) -> dict[str, set[int]]:
         result: dict[str, set[int]] = defaultdict(set)
@@ -319,15 +342,21 @@ class Ledger:
 
     def wait_for_frames(self, names, timeout: float = 30.0) -> None:
         wanted = set(names)
-        self.collector.wait_for(
-            lambda ms: wanted <= {json.loads(m.payload)["frame"] for m in ms if m.topic.endswith("/frames")},
-            timeout=timeout)
+        self.collector.wait_for(lambda ms: wanted <= {m["frame"] for m in self.frames()}, timeout=timeout)
+
+    def wait_for_count(self, count: int, timeout: float = 30.0) -> None:
+        """Until ``count`` distinct frames have arrived."""
+        self.collector.wait_for(lambda ms: len({m["frame"] for m in self.frames()}) >= count, timeout=timeout)
 
     def wait_for_alerts(self, kind: str, count: int, timeout: float = 30.0) -> list[dict]:
         def enough(ms) -> bool:
             return sum(1 for m in ms if m.topic.endswith("/alerts") and json.loads(m.payload)["type"] == kind) >= count
         self.collector.wait_for(enough, timeout=timeout)
         return [a for a in (m.json() for m in self.collector.on("alerts")) if a["type"] == kind]
+
+    def latest(self) -> dict:
+        """The frame message with the highest seq: the sky as the station last saw it."""
+        return max(self.frames(), key=lambda m: m["seq"])
 
     def assert_exactly_once(self, expected: dict[str, str]) -> None:
         """Each expected frame: classified once (one seq), right label; no other frames; seqs unique."""
@@ -341,3 +370,11 @@ class Ledger:
         labels = {m["frame"]: m["label"] for m in self.frames()}
         wrong = {n: (labels[n], expected[n]) for n in expected if labels[n] != expected[n]}
         assert not wrong, f"wrong labels (got, expected): {dict(list(wrong.items())[:5])}"
+
+
+def retained_state(broker, station: str = STATION, secure_user: str | None = None) -> dict:
+    """The retained ``state`` a new subscriber gets at once (it must describe the latest frame)."""
+    collector = broker.collector(f"auroral/{station}/state", secure_user) if secure_user else \
+        Collector(broker, f"auroral/{station}/state")
+    with collector:
+        return collector.wait_for(lambda ms: bool(ms), timeout=10)[0].json()

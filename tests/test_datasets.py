@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +9,9 @@ from test_train_helpers import make_folder_dataset, make_image, run_cli, write_i
 
 from auroral.edge.classes import ALPHABETICAL, CLASSES
 from auroral.edge.errors import UserError
+from auroral.edge.preprocess import PreprocessSpec
 from auroral.train.cache import preprocess_files
 from auroral.train.datasets import load_dataset
-from auroral.edge.preprocess import PreprocessSpec
 
 
 def test_folder_layout_accepts_case_and_aliases(tmp_path):

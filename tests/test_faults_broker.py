@@ -11,14 +11,14 @@ import re
 
 import pytest
 
-from faults import FrameFeed, Ledger, Station, durable_collector, persistent_broker
+from faults import FrameFeed, Ledger, Station, durable_collector, persistent_broker, retained_state
 from mqttcollect import Collector
 from securebroker import USERS, SecureBroker
 from tcpproxy import FreezableProxy
 
 pytestmark = pytest.mark.integration
 
-FAST_RECONNECT = {"mqtt": {"keepalive_s": 2, "reconnect_min_s": 0.2, "reconnect_max_s": 2}}
+FAST_RECONNECT = {"mqtt": {"keepalive_s": 2, "connect_timeout_s": 2, "reconnect_min_s": 0.2, "reconnect_max_s": 2}}
 
 
 def test_broker_down_at_startup(tmp_path, toy_bundle):
@@ -47,13 +47,14 @@ def test_broker_restarted_mid_stream(tmp_path, toy_bundle):
         with Station(tmp_path / "station", toy_bundle.root, broker.address, FAST_RECONNECT) as station:
             feed.write(15)
             for done in (5, 20):
-                collector.wait_for(lambda ms: len(ledger.seqs_by_frame()) >= done)
+                ledger.wait_for_count(done)
                 broker.stop()
                 feed.write(15)  # classified while the broker is away
                 broker.start()
             ledger.wait_for_frames(feed.expected)
             ledger.assert_exactly_once(feed.expected)
             assert station.processed() == 45 and station.alive
+            assert retained_state(broker)["label"] == ledger.latest()["label"], "retained state is stale"
 
 
 def test_network_blackhole(tmp_path, broker, toy_bundle):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from faults import FrameFeed, Ledger, Station
+from faults import FrameFeed, Ledger, Station, retained_state
 from mqttcollect import Collector
 
 pytestmark = pytest.mark.integration
@@ -17,7 +17,7 @@ def test_kill9_mid_stream_then_restart(tmp_path, broker, toy_bundle):
         feed.write(20)
         for progress in (5, 25, 45):
             # kill once `progress` frames are out: some classified and spooled, some not even decoded yet
-            collector.wait_for(lambda ms: len(ledger.seqs_by_frame()) >= progress)
+            ledger.wait_for_count(progress)
             station.kill9()
             feed.write(20 if progress < 45 else 0)  # frames keep arriving while the daemon is down
             station.start()
@@ -26,4 +26,5 @@ def test_kill9_mid_stream_then_restart(tmp_path, broker, toy_bundle):
         seqs = sorted(next(iter(s)) for s in ledger.seqs_by_frame().values())
         assert seqs == list(range(seqs[0], seqs[0] + len(feed.expected))), "seq has gaps after the crashes"
         assert station.starts == 4 and station.alive
+        assert retained_state(broker)["label"] == ledger.latest()["label"], "retained state is stale"
     assert len(feed.expected) == 60

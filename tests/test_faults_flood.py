@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from faults import FrameFeed, Ledger, Station
+from faults import FrameFeed, Ledger, Station, retained_state
 from mqttcollect import Collector
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -54,7 +54,7 @@ def test_flood_of_frames(tmp_path, broker, toy_bundle):
             sampler = RssSampler(station.process.pid)
             sampler.start()
             backlog = {p.name for p in feed.write(BACKLOG, atomic=True)}  # an archive copied in
-            collector.wait_for(lambda ms: len(ledger.seqs_by_frame()) >= 50, timeout=60)
+            station.wait_until(lambda: station.processed() >= 55, what="the backlog being classified")
             live = feed.write(1)[0].name  # the sky goes on while the backlog drains
             ledger.wait_for_frames(feed.expected, timeout=120)
             peak = sampler.stop()
@@ -63,6 +63,11 @@ def test_flood_of_frames(tmp_path, broker, toy_bundle):
             arrival = [m["frame"] for m in ledger.frames()]
             after_live = set(arrival[arrival.index(live) + 1:]) & backlog
             assert len(after_live) >= BACKLOG // 4, (
-                f"live frame waited behind the backlog: only {len(after_live)} backlog frames came after it")
+                f"live frame published behind the backlog: only {len(after_live)} backlog frames came after it")
+            seqs = {m["frame"]: m["seq"] for m in ledger.frames()}
+            classified_later = sum(1 for name in backlog if seqs[name] > seqs[live])
+            assert classified_later >= BACKLOG // 4, (
+                f"live frame classified behind the backlog: only {classified_later} backlog frames after it")
             assert peak - baseline < RSS_GROWTH_LIMIT_MB, f"RSS grew {peak - baseline:.0f} MB during the flood"
             assert station.processed() == BACKLOG + 6
+            assert retained_state(broker)["label"] == ledger.latest()["label"], "retained state is stale"

@@ -4,6 +4,7 @@ training split only; the fitted Pipeline (scaler + classifier) is what export co
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,11 @@ def fit_baseline(model: str, x: np.ndarray, y: np.ndarray, num_classes: int, see
     estimator, grid = _grid(model, seed, smallest_fold_train=len(y) - int(np.ceil(len(y) / folds)))
     search = GridSearchCV(Pipeline([("scale", StandardScaler()), ("clf", estimator)]), grid, scoring="f1_macro",
                           cv=StratifiedKFold(folds, shuffle=True, random_state=seed), n_jobs=1, refit=True)
-    search.fit(x, y)
+    with warnings.catch_warnings():
+        # scikit-learn 1.9 deprecates SVC(probability=True) for CalibratedClassifierCV; export (skl2onnx)
+        # converts the SVC with its Platt scaling, so keep it until the converter handles the replacement
+        warnings.filterwarnings("ignore", message="The `probability` parameter", category=FutureWarning)
+        search.fit(x, y)
     chosen = {key.removeprefix("clf__"): value for key, value in search.best_params_.items()}
     chosen["cv_folds"] = folds
     chosen["cv_macro_f1"] = round(float(search.best_score_), 4)

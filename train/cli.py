@@ -5,9 +5,9 @@ import argparse
 from pathlib import Path
 
 from auroral.edge.extras import require
+from auroral.train.config import BASELINE_MODELS, CNN_MODELS
 
-MODELS = ("resnet50", "resnet18", "resnet34", "resnet101", "mobilenet", "densenet121", "efficientnet_b0", "vgg16",
-          "knn", "svm")
+MODELS = CNN_MODELS + BASELINE_MODELS
 
 
 def register(subparsers) -> None:

@@ -14,8 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from auroral.edge import __version__
 from auroral.edge.preprocess import PreprocessSpec
 
-CNN_MODELS: tuple[str, ...] = ("resnet50", "resnet18", "resnet34", "resnet101", "mobilenet", "densenet121",
-                               "efficientnet_b0", "vgg16")
+#: --model name → (torchvision architecture, dotted path of its final Linear layer)
+ARCHITECTURES: dict[str, tuple[str, str]] = {
+    "resnet50": ("resnet50", "fc"),
+    "resnet18": ("resnet18", "fc"),
+    "resnet34": ("resnet34", "fc"),
+    "resnet101": ("resnet101", "fc"),
+    "mobilenet": ("mobilenet_v3_small", "classifier.3"),
+    "densenet121": ("densenet121", "classifier"),
+    "efficientnet_b0": ("efficientnet_b0", "classifier.1"),
+    "vgg16": ("vgg16", "classifier.6"),
+}
+CNN_MODELS: tuple[str, ...] = tuple(ARCHITECTURES)
 BASELINE_MODELS: tuple[str, ...] = ("knn", "svm")
 ModelKind = Literal["cnn", "knn", "svm"]
 

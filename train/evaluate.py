@@ -13,6 +13,7 @@ from auroral.edge.errors import UserError
 from . import runs
 from .cache import preprocess_files
 from .datasets import load_dataset
+from .distributed import resolve_device
 from .metrics import classification_metrics
 from .report import model_label, plot_confusion, plot_per_class, write_report
 from .runs import Run
@@ -59,6 +60,7 @@ def evaluate_run(run: Run, out_dir: Path, data: Path | None = None, class_order:
                    "data": str(Path(data).resolve())}
     if not items:
         raise UserError(f"nothing to evaluate: the {part} set of {run.path} is empty")
+    resolve_device(device)
     batch = preprocess_files([p for p, _ in items], run.preprocess, desc=f"decode {part}")
     probabilities = run.predict_proba(batch, device=device)
     return write_results(run, out_dir, probabilities, label_indices([lbl for _, lbl in items], run.classes), summary)

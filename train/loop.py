@@ -95,6 +95,9 @@ def train_cnn(config: TrainConfig, run_dir: Path, data: dict[str, tuple[np.ndarr
         scheduler.load_state_dict(checkpoint["scheduler"])
         scaler.load_state_dict(checkpoint["scaler"])
         state = checkpoint["state"]
+        torch.set_rng_state(checkpoint["torch_rng"])  # dropout continues as if never interrupted
+        if isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
+            scheduler.T_max = config.epochs  # --resume --epochs N stretches the cosine to the new end
         log.info("event=resumed run=%s from_epoch=%d", run_dir, state["epoch"])
     net = DistributedDataParallel(model, device_ids=[ctx.device] if ctx.device.type == "cuda" else None) \
         if ctx.enabled else model
@@ -148,7 +151,8 @@ def train_cnn(config: TrainConfig, run_dir: Path, data: dict[str, tuple[np.ndarr
             if improved:
                 torch.save({"model": model.state_dict(), "epoch": epoch, "val_macro_f1": val_f1}, run_dir / runs.BEST)
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "state": state},
+                        "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "state": state,
+                        "torch_rng": torch.get_rng_state()},
                        checkpoint_path)
     if state["stale"] >= config.patience:
         log.info("event=early_stop epoch=%d best_epoch=%d best_val_macro_f1=%.4f", state["epoch"],

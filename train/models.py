@@ -13,19 +13,9 @@ from torch import nn
 
 from auroral.edge.errors import UserError
 
-log = logging.getLogger(__name__)
+from .config import ARCHITECTURES
 
-#: --model name → (torchvision architecture, dotted path of the final Linear layer)
-ARCHITECTURES: dict[str, tuple[str, str]] = {
-    "resnet50": ("resnet50", "fc"),
-    "resnet18": ("resnet18", "fc"),
-    "resnet34": ("resnet34", "fc"),
-    "resnet101": ("resnet101", "fc"),
-    "mobilenet": ("mobilenet_v3_small", "classifier.3"),
-    "densenet121": ("densenet121", "classifier"),
-    "efficientnet_b0": ("efficientnet_b0", "classifier.1"),
-    "vgg16": ("vgg16", "classifier.6"),
-}
+log = logging.getLogger(__name__)
 
 
 def _architecture(name: str) -> tuple[str, str]:

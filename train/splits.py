@@ -50,19 +50,19 @@ class Split:
             raise UserError(f"cannot read split file {path}: {exc}") from exc
 
 
-def _fractions(n: int, val: float, test: float) -> tuple[int, int]:
-    n_test, n_val = int(round(n * test)), int(round(n * val))
-    return max(1, n_test), max(1, n_val)
+def _count(n: int, fraction: float) -> int:
+    """Images of one class for a part: at least one when the part is wanted at all."""
+    return max(1, int(round(n * fraction))) if fraction > 0 else 0
 
 
-def stratified(samples: list[Sample], val: float, test: float, seed: int) -> Split:
-    """Per class: shuffle with ``seed``, then take test, val, and the rest as train (at least one each)."""
+def stratified(samples: list[Sample], val: float, test: float, seed: int, kind: SplitKind = "stratified") -> Split:
+    """Per class: shuffle with ``seed``, then take test, val, and the rest as train."""
     rng = np.random.default_rng(seed)
-    split = Split("stratified")
+    split = Split(kind)
     for label in sorted({s.label for s in samples}):
         members = sorted((s for s in samples if s.label == label), key=lambda s: str(s.path))
         order = rng.permutation(len(members))
-        n_test, n_val = _fractions(len(members), val, test)
+        n_test, n_val = _count(len(members), test), _count(len(members), val)
         for rank, index in enumerate(order):
             part = split.test if rank < n_test else split.val if rank < n_test + n_val else split.train
             part.append((members[index].path, label))
@@ -106,7 +106,6 @@ def by_night(samples: list[Sample], val: float, test: float, seed: int) -> Split
 
 def given(train: list[Sample], test: list[Sample], val: float, seed: int) -> Split:
     """Keep a data set's own train/test split; validation is a stratified part of its training images."""
-    inner = stratified(train, val=val, test=val, seed=seed)
-    split = Split("given", train=inner.train + inner.test, val=inner.val)
+    split = stratified(train, val=val, test=0.0, seed=seed, kind="given")
     split.test = [(s.path, s.label) for s in test]
     return split

@@ -26,6 +26,7 @@ from .datasets import load_dataset
 from .distributed import setup
 from .evaluate import label_indices, split_summary, write_results
 from .features import check_pool, extract_features
+from .metrics import macro_f1
 from .splits import PARTS, Split, by_night, given, stratified
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,8 @@ def train_from_args(args: argparse.Namespace) -> dict[str, Any] | None:
         model, chosen = fit_baseline(config.model, extract_features(data["train"][0], run.features()),
                                      data["train"][1], len(config.classes), config.seed)
         joblib.dump(model, out / runs.SKLEARN_MODEL)
+        val_pred = model.predict(extract_features(data["val"][0], run.features()))
+        notes["val macro-F1"] = f"{macro_f1(data['val'][1], val_pred, len(config.classes)):.3f}"
         config = config.model_copy(update={"chosen_params": chosen})
         runs.write_config(out, config)
     run = runs.load_run(out)

@@ -23,6 +23,7 @@ def session_options(threads: int | None) -> ort.SessionOptions:
     if threads:
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 

@@ -9,7 +9,6 @@ from NVIDIA's cuda-python (``cuda.bindings.runtime``, or ``cuda.cudart`` in olde
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 import re
 from pathlib import Path
@@ -28,10 +27,11 @@ _CUDART_MODULES = ("cuda.bindings.runtime", "cuda.cudart")
 
 def import_tensorrt() -> ModuleType:
     """The ``tensorrt`` module, or a one-line UserError saying TensorRT is not installed here."""
-    if importlib.util.find_spec("tensorrt") is None:
+    try:
+        return importlib.import_module("tensorrt")
+    except ImportError:
         raise UserError("TensorRT is not installed here (no 'tensorrt' Python module): engines are built on the "
-                        "station (Jetson/GPU with TensorRT 8.5 or 10.x); use the ort-cpu backend elsewhere")
-    return importlib.import_module("tensorrt")
+                        "station (Jetson/GPU with TensorRT 8.5 or 10.x); use the ort-cpu backend elsewhere") from None
 
 
 def import_cudart() -> ModuleType:
@@ -67,6 +67,7 @@ def engine_key(gpu: str, trt_version: str, precision: str, model_sha256: str) ->
 
 def engine_path(bundle: Bundle, precision: str, gpu: str, trt_version: str) -> Path:
     """Where the engine for one bundle variant on this GPU + TensorRT version is cached."""
+    bundle.model_path(precision)  # a precision the bundle lacks is a clear BundleError
     source = "int8" if precision == "int8" else "fp32"  # fp16 engines are built from fp32 ONNX with the FP16 flag
     return bundle.root / ENGINE_DIR / engine_key(gpu, trt_version, precision, bundle.sha256(source))
 
@@ -77,7 +78,6 @@ class TensorRTBackend:
     def __init__(self, bundle: Bundle, precision: str = "fp32"):
         trt = import_tensorrt()
         self._cudart = import_cudart()
-        bundle.model_path(precision)  # a precision the bundle lacks is a clear BundleError
         path = engine_path(bundle, precision, gpu_name(self._cudart), trt.__version__)
         if not path.is_file():
             raise UserError(f"no TensorRT engine for {precision} on this GPU/TensorRT version ({path.name}); "
@@ -92,26 +92,46 @@ class TensorRTBackend:
         self.input_name = bundle.manifest.input.input_name
         self.output_name = bundle.manifest.input.output_name
         self.classes = len(bundle.classes)
+        self.size = bundle.manifest.preprocess.size
+        self.max_batch = int(self._engine.get_tensor_profile_shape(self.input_name, 0)[2][0])
+        self._device: tuple = ()
+        self._capacity = 0
         self.name = "tensorrt"
         log.info("event=tensorrt_engine_loaded path=%s", path)
 
+    def _buffers(self, n: int) -> tuple[int, int]:
+        """Device input/output buffers for ``n`` images, grown (never shrunk) so steady state allocates nothing."""
+        if n > self._capacity:
+            self._free()
+            item = 3 * self.size * self.size * 4
+            self._device = (_check(self._cudart.cudaMalloc(n * item)), _check(self._cudart.cudaMalloc(n * self.classes * 4)))
+            self._capacity = n
+        return int(self._device[0]), int(self._device[1])
+
+    def _free(self) -> None:
+        for pointer in self._device:
+            self._cudart.cudaFree(pointer)
+        self._device = ()
+        self._capacity = 0
+
     def infer(self, batch: np.ndarray) -> np.ndarray:
+        if len(batch) > self.max_batch:  # beyond the engine's optimisation profile: run it in chunks
+            return np.concatenate([self.infer(batch[i:i + self.max_batch]) for i in range(0, len(batch), self.max_batch)])
         cudart = self._cudart
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         out = np.empty((batch.shape[0], self.classes), np.float32)
-        d_in = _check(cudart.cudaMalloc(batch.nbytes))
-        d_out = _check(cudart.cudaMalloc(out.nbytes))
-        try:
-            h2d, d2h = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
-            _check(cudart.cudaMemcpyAsync(d_in, batch.ctypes.data, batch.nbytes, h2d, self._stream))
-            self._context.set_input_shape(self.input_name, tuple(batch.shape))
-            self._context.set_tensor_address(self.input_name, int(d_in))
-            self._context.set_tensor_address(self.output_name, int(d_out))
-            if not self._context.execute_async_v3(int(self._stream)):
-                raise UserError("TensorRT inference failed (execute_async_v3 returned false)")
-            _check(cudart.cudaMemcpyAsync(out.ctypes.data, d_out, out.nbytes, d2h, self._stream))
-            _check(cudart.cudaStreamSynchronize(self._stream))
-        finally:
-            cudart.cudaFree(d_in)
-            cudart.cudaFree(d_out)
+        d_in, d_out = self._buffers(batch.shape[0])
+        h2d, d2h = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
+        _check(cudart.cudaMemcpyAsync(d_in, batch.ctypes.data, batch.nbytes, h2d, self._stream))
+        self._context.set_input_shape(self.input_name, tuple(batch.shape))
+        self._context.set_tensor_address(self.input_name, d_in)
+        self._context.set_tensor_address(self.output_name, d_out)
+        if not self._context.execute_async_v3(int(self._stream)):
+            raise UserError("TensorRT inference failed (execute_async_v3 returned false)")
+        _check(cudart.cudaMemcpyAsync(out.ctypes.data, d_out, out.nbytes, d2h, self._stream))
+        _check(cudart.cudaStreamSynchronize(self._stream))
         return out
+
+    def __del__(self) -> None:
+        if getattr(self, "_device", ()):
+            self._free()

@@ -1,0 +1,45 @@
+"""`auroral bench --quick` runs every measurement end to end, prints its tables and writes valid JSON.
+
+No timed assertions: the figures themselves are checked for shape and sanity only (every backend that
+ran has positive latencies, every station frame's message arrived), never for speed.
+"""
+import json
+import subprocess
+import sys
+
+
+def auroral(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "auroral.edge.cli", "--log-level", "WARNING", *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_quick_bench_prints_tables_and_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = auroral("bench", "--quick", "--frames", "4", "--batch", "4", "--camera-size", "128", "--json", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    for heading in ("model only", "pytorch_eager", "ort_cpu_fp32", "ort_cpu_int8", "station path", "floor:", "targets"):
+        assert heading in result.stdout
+    figures = json.loads(out.read_text())
+    for backend in ("pytorch_eager", "ort_cpu_fp32", "ort_cpu_int8"):
+        for batch in ("batch1", "batch4"):
+            stats = figures["model"][backend][batch]
+            assert 0 < stats["median_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
+            assert stats["images_per_s"] > 0 and stats["x_floor"] > 0
+    assert figures["model"]["pytorch_eager"]["batch1"]["speedup_vs_pytorch"] == 1.0
+    assert "ort_cuda_fp32" in figures["model"] or "not available" in figures["unavailable"]["ort_cuda_fp32"]
+    assert figures["floor"]["model_gflops"] > 0 and figures["floor"]["floor_ms_per_image"] > 0
+    station = figures["station"]
+    assert station["steady"]["frames"] == 4 and station["burst"]["frames"] == 32
+    for phase in ("steady", "burst"):
+        assert 0 < station[phase]["p50_ms"] <= station[phase]["p95_ms"] <= station[phase]["p99_ms"]
+        shares = station[phase]["stages"]
+        assert abs(sum(s["share"] for s in shares.values()) - 1.0) < 0.01
+        assert shares["infer"]["mean_ms"] > 0 and shares["decode"]["mean_ms"] > 0
+    assert set(figures["targets"]) == {"int8_vs_fp32_speedup", "int8_vs_pytorch_speedup",
+                                       "station_p95_over_model_median", "burst_over_model_throughput"}
+
+
+def test_bad_option_is_one_line_error():
+    result = auroral("bench", "--quick", "--frames", "0")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "auroral bench: error: --frames must be between 1 and 10000, got 0"
