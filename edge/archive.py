@@ -53,7 +53,7 @@ def run_archive(paths: list[Path], bundle_dir: Path, out: Path, engine: Engine, 
     todo = [str(p) for p in paths if str(p) not in done]
     pending = todo if limit is None else todo[:limit]
     # small runs are split so that every slot gets work; large ones use chunk_size
-    chunk_size = max(1, min(chunk_size, math.ceil(len(pending) / (2 * engine.slots))))
+    chunk_size = max(1, min(chunk_size, math.ceil(len(pending) / (4 * engine.slots))))
     queue = _chunks(pending, chunk_size)
     log.info("event=archive_start discovered=%d already_done=%d pending=%d chunk_size=%d slots=%d",
              len(paths), len(paths) - len(todo), len(pending), chunk_size, engine.slots)

@@ -34,6 +34,8 @@ class WatchConfig(_Section):
     capture_time_regex: str = Field(r"(\d{8}_\d{6})", description="first group holds the capture time")
     capture_time_format: str = Field("%Y%m%d_%H%M%S", description="strptime format of that group (UTC)")
     folder_retry_max_s: float = Field(30.0, gt=0, description="longest wait between tries of an unreadable folder")
+    settle_s: float = Field(1.0, gt=0, description="a file seen only as created (moved in from elsewhere) is "
+                                                    "taken this long after, unless closed first")
 
 
 class ModelConfig(_Section):

@@ -49,7 +49,8 @@ class _Watchdog:
 
 def run_daemon(config: StationConfig) -> int:
     logging.getLogger("watchdog").setLevel(max(logging.INFO, logging.getLogger().level))  # its DEBUG is per inotify event
-    stop = threading.Event()
+    stop = threading.Event()  # watcher and pipeline
+    publisher_stop = threading.Event()  # set only after the pipeline's last commit, so it is flushed too
     wake = threading.Event()
     notifier = sdnotify.SystemdNotifier()
     metrics = StationMetrics()
@@ -71,11 +72,11 @@ def run_daemon(config: StationConfig) -> int:
     external = ExternalAlerts(config.mqtt.prefix, config.station, config.external.max_bytes, decider, decide_lock,
                               metrics, act)
     publisher = Publisher(config.mqtt, config.station, spool, metrics, classifier.model_name, __version__,
-                          config.external.topics, external, wake, stop)
+                          config.external.topics, external, wake, publisher_stop)
     scheduler = Scheduler(journal.known, on_depth=lambda ready, retry: (
         metrics.queue_depth.labels("ready").set(ready), metrics.queue_depth.labels("retry").set(retry)))
     watcher = Watcher(config.watch.dirs, config.watch.patterns, config.watch.recursive, scheduler, metrics,
-                      config.watch.folder_retry_max_s, stop)
+                      config.watch.folder_retry_max_s, config.watch.settle_s, stop)
     pipeline = Pipeline(config, classifier, scheduler, db, journal, outbox, decider, decide_lock, metrics, stop,
                         _Watchdog(notifier))
     server = None
@@ -101,6 +102,7 @@ def run_daemon(config: StationConfig) -> int:
     log.info("event=stopping")
     watcher.close()
     pipeline.join(timeout=10)
+    publisher_stop.set()
     publisher.thread.join(timeout=15)
     if server:
         server.stop()

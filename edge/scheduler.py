@@ -36,13 +36,18 @@ class Scheduler:
         self._members: dict[str, Item] = {}
         self._order = itertools.count()
 
-    def offer(self, path: Path, live: bool) -> None:
-        """A frame file appeared (watch event) or was found (rescan)."""
+    def offer(self, path: Path, live: bool, settle_s: float = 0.0) -> None:
+        """A frame file appeared (watch event) or was found (rescan).
+
+        ``settle_s`` > 0 (a bare "created" event, which may be a file still being written or one moved
+        in from elsewhere) makes it due only after that delay, or at once when a close/rename event for
+        it follows.
+        """
         key = str(path)
         with self._cond:
             item = self._members.get(key)
             if item is not None:
-                if item.delayed:  # written again while waiting for a retry: try it now
+                if item.delayed and not settle_s:  # closed/rewritten while waiting: try it now
                     item.delayed = False
                     self._push(item)
                 return
@@ -50,13 +55,20 @@ class Scheduler:
                 return
             item = Item(path, live)
             self._members[key] = item
-            self._push(item)
+            if settle_s:
+                self._delay(item, settle_s)
+            else:
+                self._push(item)
 
     def retry(self, item: Item, delay_s: float) -> None:
         with self._cond:
-            item.delayed = True
-            heapq.heappush(self._delayed, (time.monotonic() + delay_s, next(self._order), item))
-            self._changed()
+            self._delay(item, delay_s)
+
+    def _delay(self, item: Item, delay_s: float) -> None:
+        item.delayed = True
+        heapq.heappush(self._delayed, (time.monotonic() + delay_s, next(self._order), item))
+        self._changed()
+        self._cond.notify()
 
     def finish(self, item: Item) -> None:
         with self._cond:

@@ -1,8 +1,9 @@
 """Finding frames: watchdog close-write and rename events, plus a rescan when each folder is attached.
 
-Only finished files are taken: a close after writing (``FileClosedEvent``) or a rename into the folder
-(cameras that write ``.tmp`` then rename). Hidden and temporary names are ignored. A folder that does
-not exist or cannot be read is reported (log + metric) and retried with back-off; once it can be
+Only finished files are taken: a close after writing (``FileClosedEvent``) or a rename within the folder
+(cameras that write ``.tmp`` then rename); a file moved in from another folder shows up only as
+"created", so that is taken after ``settle_s`` unless its close event comes first. Hidden and
+temporary names are ignored. A folder that does not exist or cannot be read is reported (log + metric) and retried with back-off; once it can be
 attached, its existing files are rescanned as backlog, so frames that arrived while the daemon was
 down (or the folder unreadable) are classified too.
 """
@@ -14,7 +15,7 @@ import os
 import threading
 from pathlib import Path
 
-from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEventHandler
+from watchdog.events import FileClosedEvent, FileCreatedEvent, FileMovedEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from .metrics import StationMetrics
@@ -42,16 +43,24 @@ class _Events(FileSystemEventHandler):
     def on_moved(self, event: FileMovedEvent) -> None:
         self.watcher.found(Path(os.fsdecode(event.dest_path)), live=True)
 
+    def on_created(self, event: FileCreatedEvent) -> None:
+        # A file moved in from outside the watched folder only ever gives "created" (no close); one
+        # being written gives "created" now and "closed" later. Both are taken after a settle delay
+        # unless the close comes first.
+        if not event.is_directory:
+            self.watcher.found(Path(os.fsdecode(event.src_path)), live=True, settle_s=self.watcher.settle_s)
+
 
 class Watcher:
     def __init__(self, dirs: list[Path], patterns: list[str], recursive: bool, scheduler: Scheduler,
-                 metrics: StationMetrics, retry_max_s: float, stop: threading.Event):
+                 metrics: StationMetrics, retry_max_s: float, settle_s: float, stop: threading.Event):
         self.dirs = dirs
         self.patterns = patterns
         self.recursive = recursive
         self.scheduler = scheduler
         self.metrics = metrics
         self.retry_max_s = retry_max_s
+        self.settle_s = settle_s
         self.stop = stop
         self.observer = Observer()
         self.handler = _Events(self)
@@ -67,9 +76,9 @@ class Watcher:
         self.observer.stop()
         self.observer.join(timeout=5)
 
-    def found(self, path: Path, live: bool) -> None:
+    def found(self, path: Path, live: bool, settle_s: float = 0.0) -> None:
         if is_candidate(path, self.patterns):
-            self.scheduler.offer(path, live)
+            self.scheduler.offer(path, live, settle_s)
 
     def _attach(self, folder: Path) -> None:
         """Watch ``folder`` and rescan it; retry with back-off while it is missing or unreadable."""

@@ -79,38 +79,53 @@ def run(args: argparse.Namespace) -> int:
 
 def measure(chosen: dict[str, Any], workdir: Path, station: bool) -> dict[str, Any]:
     """Every measurement, in an order that keeps them from disturbing each other (daemon last, alone)."""
-    from auroral.edge.bundle import load_bundle
     from auroral.edge.preprocess import PreprocessSpec
 
     from .bench_bundle import timing_bundle, timing_model
     from .bench_floor import distance, floor, model_flops, peak_gflops
     from .bench_frames import bench_frames, host_stages, model_inputs
-    from .bench_model import available_backends, model_only, torch_eager
     from .bench_report import targets
     from .bench_station import station_path
 
+    load_before = os.getloadavg()[0]
     spec = PreprocessSpec(size=chosen["image_size"])
     module = timing_model(chosen["model"])
     frames, source = bench_frames(workdir / "frames", chosen["frames"], chosen["camera_size"])
     inputs = model_inputs(frames, spec)
     bundle_dir = timing_bundle(module, chosen["model"], spec, workdir / "bundle", frames, inputs)
-    runnable, unavailable = available_backends(load_bundle(bundle_dir))
-    batches = sorted({1, chosen["batch"]})
-    model = model_only({"pytorch_eager": torch_eager(module), **runnable}, inputs, batches, chosen["repeats"])
+    model, unavailable = _time_models(module, bundle_dir, inputs, chosen)
     the_floor = floor(model_flops(module, spec.size), peak_gflops())
     distance(model, the_floor["floor_ms_per_image"])
     results: dict[str, Any] = {
         "config": {**chosen, "weights": "random initialisation (timing only)", "frames_source": source,
-                   "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                               "load_average_1m": round(os.getloadavg()[0], 2)}},
+                   "frame_kib_mean": round(sum(p.stat().st_size for p in frames) / len(frames) / 1024, 1)},
         "floor": the_floor, "model": model, "unavailable": unavailable,
         "host_stages": host_stages(frames, spec, chosen["repeats"]),
     }
-    del runnable  # free the ONNX Runtime sessions before the daemon runs
     if station:
         int8 = model["ort_cpu_int8"]["batch1"]["median_ms"] / 1000.0
         results["station"] = station_path(bundle_dir, "int8", chosen["batch"], frames, workdir / "station",
                                           steady_frames=chosen["frames"], steady_interval_s=round(max(0.25, 4 * int8), 3),
                                           burst_frames=max(chosen["frames"], 8 * chosen["batch"]))
     results["targets"] = targets(results, chosen["batch"])
+    results["config"]["machine"] = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                                    "load_average_1m_before": round(load_before, 2),
+                                    "load_average_1m_after": round(os.getloadavg()[0], 2)}
     return results
+
+
+def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, Any]) -> tuple[dict, dict]:
+    """Model-only figures for PyTorch eager and every station backend here; the sessions are freed on return."""
+    from auroral.edge.bundle import load_bundle
+
+    from .bench_model import GPU_BATCHES, add_speedups, available_backends, model_only, torch_eager
+
+    runnable, unavailable = available_backends(load_bundle(bundle_dir))
+    batches = sorted({1, chosen["batch"]})
+    model = model_only({"pytorch_eager": torch_eager(module), **runnable}, inputs, batches, chosen["repeats"])
+    gpu = {name: infer for name, infer in runnable.items() if "cuda" in name or "tensorrt" in name}
+    gpu_batches = [b for b in GPU_BATCHES if b not in batches]
+    for name, per_batch in model_only(gpu, inputs, gpu_batches, chosen["repeats"]).items():
+        model[name].update(per_batch)
+    add_speedups(model)
+    return model, unavailable

@@ -15,6 +15,7 @@ import onnxruntime as ort
 
 from auroral.edge.backends import create_backend
 from auroral.edge.bundle import Bundle
+from auroral.edge.errors import UserError
 
 from .bench_stats import summarize, time_calls
 
@@ -22,12 +23,15 @@ log = logging.getLogger(__name__)
 
 Infer = Callable[[np.ndarray], Any]
 
-#: backend key in the report → (station backend kind, precision, ONNX Runtime provider it needs)
-ORT_BACKENDS = {
+GPU_BATCHES = (1, 32, 256)  # the issue's GPU throughput points
+
+#: backend key in the report → (station backend kind, precision, what it needs: an ORT provider or a module)
+STATION_BACKENDS = {
     "ort_cpu_fp32": ("ort-cpu", "fp32", "CPUExecutionProvider"),
     "ort_cpu_int8": ("ort-cpu", "int8", "CPUExecutionProvider"),
     "ort_cuda_fp32": ("ort-cuda", "fp32", "CUDAExecutionProvider"),
     "ort_tensorrt_fp32": ("ort-tensorrt", "fp32", "TensorrtExecutionProvider"),
+    "tensorrt_fp32": ("tensorrt", "fp32", "tensorrt"),
 }
 
 
@@ -42,20 +46,25 @@ def torch_eager(module: Any) -> Infer:
     return infer
 
 
+def _lacking(needs: str) -> str | None:
+    if needs.endswith("ExecutionProvider"):
+        return None if needs in ort.get_available_providers() else f"ONNX Runtime has no {needs}"
+    return None if importlib.util.find_spec(needs) else f"{needs} is not installed"
+
+
 def available_backends(bundle: Bundle) -> tuple[dict[str, Infer], dict[str, str]]:
     """Station backends that can run here, and for the others why not."""
     runnable: dict[str, Infer] = {}
     missing: dict[str, str] = {}
-    providers = ort.get_available_providers()
-    for key, (kind, precision, provider) in ORT_BACKENDS.items():
-        if provider not in providers:
-            missing[key] = f"not available here (ONNX Runtime has no {provider})"
-        else:
-            runnable[key] = create_backend(bundle, kind, precision).infer
-    if importlib.util.find_spec("tensorrt") is None:
-        missing["tensorrt"] = "not available here (TensorRT is not installed)"
-    else:
-        runnable["tensorrt_fp32"] = create_backend(bundle, "tensorrt", "fp32").infer
+    for key, (kind, precision, needs) in STATION_BACKENDS.items():
+        reason = _lacking(needs)
+        if reason is None:
+            try:
+                runnable[key] = create_backend(bundle, kind, precision).infer
+            except UserError as exc:  # e.g. no GPU behind the provider, or no engine built for this bundle
+                reason = str(exc)
+        if reason is not None:
+            missing[key] = f"not available here ({reason})"
     return runnable, missing
 
 
@@ -79,8 +88,13 @@ def model_only(backends: dict[str, Infer], frames: np.ndarray, batches: list[int
             results[name][f"batch{batch}"] = stats
             log.info("event=bench_model backend=%s batch=%d median_ms=%.2f p95_ms=%.2f", name, batch,
                      stats["median_ms"], stats["p95_ms"])
-    baseline = results.get("pytorch_eager", {})
-    for name, per_batch in results.items():
-        for key, stats in per_batch.items():
-            stats["speedup_vs_pytorch"] = round(baseline[key]["median_ms"] / stats["median_ms"], 3)
     return results
+
+
+def add_speedups(results: dict[str, Any]) -> None:
+    """Each figure's speed-up over PyTorch eager at the same batch (where the baseline ran that batch), in place."""
+    baseline = results.get("pytorch_eager", {})
+    for per_batch in results.values():
+        for key, stats in per_batch.items():
+            if key in baseline:
+                stats["speedup_vs_pytorch"] = round(baseline[key]["median_ms"] / stats["median_ms"], 3)

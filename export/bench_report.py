@@ -33,7 +33,11 @@ def _check(value: float, op: str, limit: float) -> dict[str, Any]:
 def render(results: dict[str, Any]) -> str:
     """Plain-text tables a person reads in a terminal or pastes into docs/PERFORMANCE.md."""
     lines = [f"auroral bench: {results['config']['model']} at {results['config']['image_size']} px, "
-             f"{results['config']['weights']}; frames: {results['config']['frames_source']}", ""]
+             f"{results['config']['weights']}; frames: {results['config']['frames_source']} "
+             f"(mean {results['config']['frame_kib_mean']} KiB)"]
+    machine = results["config"]["machine"]
+    lines += [f"machine: {machine['cpus']} CPUs ({machine['processor']}), 1-minute load average "
+              f"{machine['load_average_1m_before']} before, {machine['load_average_1m_after']} after", ""]
     floor = results["floor"]
     lines += [f"floor: {floor['model_gflops']} GFLOP/image, measured fp32 peak {floor['peak_gflops']} GFLOP/s "
               f"(numpy {floor['numpy_gflops']}, torch {floor['torch_gflops']}, "
@@ -42,7 +46,7 @@ def render(results: dict[str, Any]) -> str:
     for backend, per_batch in results["model"].items():
         for key, s in per_batch.items():
             lines.append(f"{backend:<20} {key.removeprefix('batch'):>5} {s['median_ms']:>10.2f} {s['p95_ms']:>9.2f} "
-                         f"{s['images_per_s']:>9.1f} {s['speedup_vs_pytorch']:>9.2f} {s['x_floor']:>8.1f}")
+                         f"{s['images_per_s']:>9.1f} {s.get('speedup_vs_pytorch', float('nan')):>9.2f} {s['x_floor']:>8.1f}")
     for backend, why in results["unavailable"].items():
         lines.append(f"{backend:<20} {why}")
     lines += ["", f"{'host stage':<20} {'median ms':>10} {'p95 ms':>9}"]

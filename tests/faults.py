@@ -213,6 +213,10 @@ class Station:
         """Sum of all samples whose name starts with ``prefix`` (0 when none exist yet)."""
         return sum(v for k, v in self.metrics().items() if k.split("{")[0] == prefix or k.startswith(prefix + "{"))
 
+    def wait_watching(self) -> None:
+        """Until the daemon watches its folder, so files written next arrive as live events, not a rescan."""
+        self.wait_until(lambda: "event=watching" in self.log(), what="the watch folder attached")
+
     def processed(self) -> float:
         """Frames classified by this run of the daemon (counters restart with the process)."""
         return self.metric(METRICS["processed"])
@@ -269,42 +273,49 @@ class Station:
 class FrameFeed:
     """Writes distinct tiny JPEG frames into a folder and records the label each must receive."""
 
-    def __init__(self, folder: Path, spec: PreprocessSpec, size: int = 32, seed: int = 0):
+    def __init__(self, folder: Path, spec: PreprocessSpec, size: int = 32, seed: int = 0, suffix: str = ".jpg",
+                 noise: int = 8, first: int = 0):
         self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.spec = spec
         self.size = size
+        self.suffix = suffix
+        self.noise = noise
         self.rng = np.random.default_rng(seed)
         self.expected: dict[str, str] = {}
-        self.count = 0
+        self.count = first
 
     def image(self, colour=None) -> np.ndarray:
         colour = self.rng.integers(0, 256, 3) if colour is None else np.asarray(colour)
-        noise = self.rng.integers(-8, 9, (self.size, self.size, 3))
+        noise = self.rng.integers(-self.noise, self.noise + 1, (self.size, self.size, 3))
         return np.clip(colour[None, None, :] + noise, 0, 255).astype(np.uint8)
 
     def name(self) -> str:
         # Kiruna-style names in capture order; unique across a test
-        return f"KIR_20261124_{self.count // 3600 % 24:02d}{self.count // 60 % 60:02d}{self.count % 60:02d}_{self.count:05d}.jpg"
+        return f"KIR_20261124_{self.count // 3600 % 24:02d}{self.count // 60 % 60:02d}{self.count % 60:02d}_{self.count:05d}{self.suffix}"
 
     def encode(self, image: np.ndarray) -> bytes:
-        ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        ok, data = cv2.imencode(self.suffix, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         assert ok
         return data.tobytes()
 
     def write(self, n: int = 1, colour=None, atomic: bool = False) -> list[Path]:
-        """Write ``n`` frames the way a camera does (plain write, or write-then-rename if ``atomic``)."""
-        paths = []
+        """Write ``n`` frames the way a camera does (plain write, or write-then-rename if ``atomic``).
+
+        All are encoded first and then written in one go, so a large ``n`` lands as a burst.
+        """
+        batch = []
         for _ in range(n):
-            path = self.folder / self.name()
+            batch.append((self.folder / self.name(), self.encode(self.image(colour))))
             self.count += 1
-            data = self.encode(self.image(colour))
+        for path, data in batch:
             target = path.with_name("." + path.name + ".part") if atomic else path
             target.write_bytes(data)
             if atomic:
                 os.replace(target, path)
+        for path, _ in batch:
             self.expect(path)
-            paths.append(path)
-        return paths
+        return [path for path, _ in batch]
 
     def expect(self, path: Path) -> None:
         """Record the label of a (now complete) frame file, computed from the file as written."""

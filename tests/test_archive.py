@@ -213,3 +213,15 @@ def test_missing_source_is_a_user_error(tmp_path):
         discover([str(tmp_path / "nowhere")])
     with pytest.raises(UserError, match="matches no file"):
         discover([str(tmp_path / "nowhere" / "*.jpg")])
+
+
+def test_existing_dask_scheduler_gives_the_same_rows(archive, toy_bundle, tmp_path):
+    from distributed import LocalCluster
+
+    root, good, _ = archive
+    out = tmp_path / "results.parquet"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with dask_executor(address=cluster.scheduler_address) as engine:
+            assert engine.slots == 2
+            run_archive(discover([str(root)]), toy_bundle.root, out, engine, chunk_size=32, progress=False)
+    assert_same_rows(read_results(out), station_rows(toy_bundle, good))

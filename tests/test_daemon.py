@@ -166,3 +166,18 @@ def test_tells_systemd_ready_watchdog_and_stopping(tmp_path, broker, toy_bundle,
             while "STOPPING=1" not in seen:
                 seen.append(notify.recv(256).decode())
     shutil.rmtree(notify_path.parent)
+
+
+def test_frames_moved_in_from_another_folder_are_classified(tmp_path, broker, toy_bundle):
+    """A camera that writes elsewhere and `mv`s into the folder gives only "created" events: still taken."""
+    outside = tmp_path / "camera-tmp"
+    outside.mkdir()
+    with Collector(broker, "auroral/#") as collector, Station(tmp_path, toy_bundle.root, broker.address) as station:
+        collector.wait_for(lambda ms: any(m.topic.endswith("/status") for m in ms))
+        station.wait_until(lambda: "event=watching" in station.log(), what="watch folder attached")
+        camera = Camera(outside, toy_bundle.manifest.preprocess)
+        for colour in COLOURS[:3]:
+            name = camera.shoot(colour)
+            (outside / name).rename(station.watch / name)
+        received = wait_frames(collector, 3)
+    assert {f.frame: f.label for f in received} == camera.expected

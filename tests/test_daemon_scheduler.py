@@ -54,3 +54,13 @@ def test_hidden_and_temporary_names_are_not_frames():
     assert is_candidate(Path("KIR_20261124_220000.JPG"), patterns)
     for name in (".KIR.jpg", "KIR.jpg.part", "KIR.jpg.tmp", "~KIR.jpg", "KIR.txt"):
         assert not is_candidate(Path(name), patterns), name
+
+
+def test_a_created_only_file_waits_to_settle_unless_its_close_event_comes():
+    scheduler = Scheduler(known=lambda path: False)
+    scheduler.offer(Path("moved_in.jpg"), live=True, settle_s=0.05)
+    scheduler.offer(Path("being_written.jpg"), live=True, settle_s=3600)
+    assert scheduler.take(10, timeout=0) == []
+    scheduler.offer(Path("being_written.jpg"), live=True)  # its close event
+    assert names(scheduler.take(10, timeout=0)) == ["being_written.jpg"]
+    assert names(scheduler.take(10, timeout=5)) == ["moved_in.jpg"]  # after settling, with no close event

@@ -94,3 +94,49 @@ def test_broker_refusing_auth(tmp_path, toy_bundle):
             ledger.wait_for_frames(feed.expected)
             ledger.assert_exactly_once(feed.expected)
             assert station.alive
+
+
+def test_retained_state_is_current_after_an_outage(tmp_path, toy_bundle):
+    """After an outage the retained ``state`` is the latest sky, not a backlog message sent after it."""
+    with persistent_broker() as broker:
+        with durable_collector(broker):
+            pass
+        broker.stop()
+        feed = FrameFeed(tmp_path / "station" / "incoming", toy_bundle.manifest.preprocess)
+        with Station(tmp_path / "station", toy_bundle.root, broker.address, FAST_RECONNECT) as station:
+            feed.write(6, colour=(0, 255, 0))  # arcs, while the broker is down
+            station.wait_until(lambda: station.processed() == 6, what="backlog classified")
+            station.wait_until(lambda: station.log().count("event=mqtt_connect_failed") >= 5,
+                               what="an outage of several seconds")
+            broker.start()
+            with durable_collector(broker) as collector:
+                feed.write(1, colour=(255, 0, 0))  # colored: the sky changes as the link comes back
+                ledger = Ledger(collector)
+                ledger.wait_for_frames(feed.expected)
+                station.wait_until(lambda: station.spool_depth() == 0, what="spool drained")
+            assert set(feed.expected.values()) == {"arcs", "colored"}
+            assert retained_state(broker)["label"] == "colored", "a stale state was retained last"
+
+
+def test_spool_bound_drops_oldest_and_says_so(tmp_path, toy_bundle):
+    """A long outage overflows a bounded spool: the oldest messages go, logged and counted, never silently."""
+    bound = 100
+    with persistent_broker() as broker:
+        with durable_collector(broker):
+            pass
+        broker.stop()
+        feed = FrameFeed(tmp_path / "station" / "incoming", toy_bundle.manifest.preprocess)
+        config = {**FAST_RECONNECT, "spool": {"max_messages": bound}}
+        with Station(tmp_path / "station", toy_bundle.root, broker.address, config) as station:
+            names = [p.name for p in feed.write(150, colour=(0, 0, 0))]  # faint: 150 frames + 1 state message
+            station.wait_until(lambda: station.processed() == 150, what="150 frames classified during the outage")
+            broker.start()
+            with durable_collector(broker) as collector:
+                ledger = Ledger(collector)
+                ledger.wait_for_frames(names[-bound:])
+                station.wait_until(lambda: station.spool_depth() == 0, what="spool drained")
+                assert sorted(ledger.seqs_by_frame()) == sorted(names[-bound:]), "exactly the newest 100 kept"
+            assert station.metric("auroral_spool_dropped_total") == 51
+            dropped = [int(line.split("count=")[1].split()[0]) for line in station.log().splitlines()
+                       if "event=spool_dropped reason=overflow" in line]
+            assert sum(dropped) == 51

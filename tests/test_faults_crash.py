@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from faults import FrameFeed, Ledger, Station, retained_state
+from faults import FrameFeed, Ledger, Station, connected_client, retained_state, settle
 from mqttcollect import Collector
 
 pytestmark = pytest.mark.integration
@@ -28,3 +28,30 @@ def test_kill9_mid_stream_then_restart(tmp_path, broker, toy_bundle):
         assert station.starts == 4 and station.alive
         assert retained_state(broker)["label"] == ledger.latest()["label"], "retained state is stale"
     assert len(feed.expected) == 60
+
+
+BREAKUP = (255, 255, 0)  # the toy bundle labels this colour breakup with confidence ~1
+
+
+def test_kill9_during_breakup_gives_one_trigger(tmp_path, broker, toy_bundle):
+    """A crash right after an onset does not make the restarted daemon see a second onset."""
+    feed = FrameFeed(tmp_path / "station" / "incoming", toy_bundle.manifest.preprocess)
+    with Collector(broker, "auroral/#") as collector, Station(tmp_path / "station", toy_bundle.root, broker.address) as station:
+        ledger = Ledger(collector)
+        feed.write(3, colour=BREAKUP)  # n=3 of m=5 → onset on the third
+        collector.wait_for(lambda ms: any(m.topic.endswith("/capture/trigger") for m in ms))
+        station.kill9()
+        feed.write(4, colour=BREAKUP)  # the breakup goes on
+        station.start()
+        ledger.wait_for_frames(feed.expected)
+        client = connected_client(broker)
+        try:
+            settle(collector, station, client)
+        finally:
+            client.loop_stop()
+            client.disconnect()
+        ledger.assert_exactly_once(feed.expected)
+        assert set(feed.expected.values()) == {"breakup"}
+        onsets = {a.json()["frame"] for a in collector.on("alerts") if a.json()["type"] == "breakup_onset"}
+        triggers = {t.json()["frame"] for t in collector.on("capture/trigger")}
+        assert len(onsets) == 1 and triggers == onsets, (onsets, triggers)

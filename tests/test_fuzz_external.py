@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -46,6 +46,40 @@ def is_valid_alert(payload: bytes) -> bool:
         return True
     except (ValidationError, ValueError):
         return False
+
+
+def handler(acted: list):
+    """The daemon's own external-alert handler, with real decision logic and metrics, in-process."""
+    import threading
+
+    from auroral.edge.config import AuroraConfig, ExternalConfig, TriggerConfig
+    from auroral.edge.decide import Decider
+    from auroral.edge.external import ExternalAlerts
+    from auroral.edge.metrics import StationMetrics
+
+    metrics = StationMetrics()
+    decider = Decider(TriggerConfig(), AuroraConfig(), ExternalConfig(topics=["auroral/+/alerts"]))
+    return ExternalAlerts("auroral", STATION, 4096, decider, threading.Lock(), metrics, acted.extend), metrics
+
+
+@settings(max_examples=300, deadline=None)
+@given(topic=st.sampled_from([NEIGHBOUR_ALERTS, "auroral/x/alerts", "auroral", "a/b", "auroral//alerts", ""])
+       | st.text(max_size=60), payload=payloads)
+@example(topic=NEIGHBOUR_ALERTS, payload=b"[" * 4000)  # deep nesting
+@example(topic=NEIGHBOUR_ALERTS, payload=b'{"type": "breakup_onset", "at": "2026-11-24T22:00:00Z", "confidence": NaN}')
+@example(topic=NEIGHBOUR_ALERTS, payload=b'{"type": "breakup_onset", "at": "2026-11-24T22:00:00Z", "confidence": 1e999}')
+@example(topic=NEIGHBOUR_ALERTS, payload='{"type": "\ud800"}'.encode())
+@example(topic=NEIGHBOUR_ALERTS, payload=b"\xff\xfe{}")
+def test_fuzzed_payloads_in_process(topic, payload):
+    """Hundreds of malformed payloads straight into the handler: never an exception, never an action."""
+    assume(not is_valid_alert(payload))
+    acted: list = []
+    on_message, metrics = handler(acted)
+    on_message(topic, payload)
+    assert acted == []
+    rejected = sum(s.value for f in metrics.registry.collect() if f.name == "auroral_external_alerts_rejected"
+                   for s in f.samples if s.name.endswith("_total"))
+    assert rejected == (0 if topic.startswith(f"auroral/{STATION}/") else 1)
 
 
 @pytest.fixture(scope="module")

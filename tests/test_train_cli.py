@@ -107,7 +107,7 @@ def test_baselines_reuse_split_and_round_trip(data, cnn_run, tmp_path, monkeypat
         assert set(json.loads((r / "metrics.json").read_text())) == METRIC_KEYS
 
 
-def test_evaluate_and_compare(cnn_run, tmp_path, monkeypatch, capsys):
+def test_evaluate_and_compare(data, cnn_run, tmp_path, monkeypatch, capsys):
     copy = tmp_path / "again"
     shutil.copytree(cnn_run, copy)
     (copy / "metrics.json").unlink()
@@ -121,6 +121,9 @@ def test_evaluate_and_compare(cnn_run, tmp_path, monkeypatch, capsys):
     table = capsys.readouterr().out.splitlines()
     assert table[0] == "| metric | resnet18 (cnn) | resnet18 (again) |"
     assert any(line.startswith("| macro F1 |") for line in table)
+    assert run_cli(["--log-level", "WARNING", "evaluate", str(copy), "--data", str(data)], monkeypatch) == 0
+    external = json.loads((copy / f"eval-{data.name}" / "metrics.json").read_text())
+    assert external["split"]["kind"] == "external" and external["macro"]["support"] == 42
 
 
 def test_night_split_from_file_names(tmp_path, monkeypatch):
@@ -163,3 +166,13 @@ def test_ddp_path_under_torchrun_env(data, tmp_path, monkeypatch, capsys):
     assert "event=ddp_init rank=0 world_size=1 device=cpu backend=gloo" in capsys.readouterr().err
     assert not torch.distributed.is_initialized()
     assert (tmp_path / "ddp" / "best.pt").is_file() and (tmp_path / "ddp" / "metrics.json").is_file()
+
+
+def test_early_stopping_on_val_macro_f1(data, tmp_path, monkeypatch):
+    assert _cnn(monkeypatch, data, tmp_path / "run", "--epochs", "5", "--patience", "1", "--lr", "0.02") == 0
+    scores = [h["val_macro_f1"] for h in json.loads((tmp_path / "run" / "history.json").read_text())]
+    # training stops right after the first epoch that does not beat the best so far
+    first_miss = next((i for i in range(1, len(scores)) if scores[i] <= max(scores[:i])), None)
+    assert len(scores) == (first_miss + 1 if first_miss is not None else 5)
+    best = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    assert best["val_macro_f1"] == max(scores) and best["epoch"] == scores.index(max(scores)) + 1

@@ -54,8 +54,8 @@ def register(subparsers) -> None:
     evaluate.add_argument("--data", type=Path, help="evaluate on this data set instead of the run's test split")
     evaluate.add_argument("--class-order", help="TrainingImages layout: alphabetical, canonical or a comma list")
     evaluate.add_argument("--part", choices=("test", "val", "train"), default="test", help="part of the saved split")
-    evaluate.add_argument("--out", type=Path, help="where to write results (default: the run directory, or "
-                          "RUN_DIR/eval-<data name> with --data)")
+    evaluate.add_argument("--out", type=Path, help="where to write results (default: the run directory for the test "
+                          "part, else RUN_DIR/eval-<part> or RUN_DIR/eval-<data name> with --data)")
     evaluate.add_argument("--device", default="cpu", help="cpu or cuda (CNN runs)")
     evaluate.add_argument("--compare", action="store_true", help="print a side-by-side table of the runs' metrics")
     evaluate.set_defaults(func=run_evaluate)
@@ -95,7 +95,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from auroral.train.evaluate import evaluate_run
 
     run = load_run(args.runs[0])
-    out = args.out or (run.path / f"eval-{args.data.stem}" if args.data else run.path)
+    default = run.path / f"eval-{args.data.stem}" if args.data else \
+        run.path if args.part == "test" else run.path / f"eval-{args.part}"
+    out = args.out or default
     metrics = evaluate_run(run, Path(out), args.data, args.class_order, args.part, args.device)
     print(results_table(metrics))
     print(f"results in {Path(out).resolve()}")

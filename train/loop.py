@@ -145,9 +145,9 @@ def train_cnn(config: TrainConfig, run_dir: Path, data: dict[str, tuple[np.ndarr
         state["history"].append({"epoch": epoch, "train_loss": total / max(seen, 1), "val_macro_f1": val_f1,
                                  "val_accuracy": val_acc, "seconds": round(seconds, 3),
                                  "lr": optimizer.param_groups[0]["lr"]})
-        log.info("event=epoch_done epoch=%d loss=%.4f val_macro_f1=%.4f val_accuracy=%.4f seconds=%.2f best=%s",
-                 epoch, total / max(seen, 1), val_f1, val_acc, seconds, improved)
         if ctx.is_main:
+            log.info("event=epoch_done epoch=%d loss=%.4f val_macro_f1=%.4f val_accuracy=%.4f seconds=%.2f best=%s",
+                     epoch, total / max(seen, 1), val_f1, val_acc, seconds, improved)
             if improved:
                 torch.save({"model": model.state_dict(), "epoch": epoch, "val_macro_f1": val_f1}, run_dir / runs.BEST)
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),

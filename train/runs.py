@@ -8,6 +8,7 @@ was trained.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -34,7 +35,10 @@ PER_CLASS_PNG = "per_class.png"
 
 
 def write_config(run_dir: Path, config: TrainConfig) -> None:
-    (run_dir / CONFIG).write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    """Atomic (write, then rename), so another process never reads half a config."""
+    temporary = run_dir / f".{CONFIG}.tmp"
+    temporary.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, run_dir / CONFIG)
 
 
 def read_config(run_dir: Path) -> TrainConfig:

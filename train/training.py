@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,11 @@ def _new_config(args: argparse.Namespace, classes: tuple[str, ...], split: Split
         raise UserError(f"invalid option {'.'.join(map(str, error['loc'])) or ''}: {error['msg']}") from exc
 
 
+def _is_main_process() -> bool:
+    """Rank 0 (or a plain single process) owns the run directory; torchrun sets RANK for the others."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def _prepare(args: argparse.Namespace, out: Path) -> tuple[TrainConfig, Split]:
     if args.resume:
         config, split = runs.read_config(out), Split.load(out / runs.SPLIT)
@@ -94,7 +100,8 @@ def _prepare(args: argparse.Namespace, out: Path) -> tuple[TrainConfig, Split]:
             raise UserError("--resume applies to CNN runs; a baseline is simply trained again")
         updates = {"device": args.device} | ({"epochs": args.epochs} if args.epochs else {})
         return config.model_copy(update=updates), split
-    if (out / runs.CONFIG).exists():
+    started = [name for name in (runs.CHECKPOINT, runs.SKLEARN_MODEL, runs.METRICS) if (out / name).exists()]
+    if _is_main_process() and started:  # a run that failed before its first epoch is simply started again
         raise UserError(f"{out} already holds a run; use --resume to continue it or choose another --out")
     classes = _classes(args.classes)
     split = _make_split(args, classes)
@@ -112,9 +119,10 @@ def train_from_args(args: argparse.Namespace) -> dict[str, Any] | None:
     out = Path(args.out).resolve()
     config, split = _prepare(args, out)
     data = _arrays(config, split)  # before the run directory exists: an unreadable image leaves nothing behind
-    out.mkdir(parents=True, exist_ok=True)
-    runs.write_config(out, config)
-    split.save(out / runs.SPLIT)
+    if _is_main_process():
+        out.mkdir(parents=True, exist_ok=True)
+        runs.write_config(out, config)
+        split.save(out / runs.SPLIT)
     log.info("event=train_start run=%s model=%s split=%s train=%d val=%d test=%d", out, config.model, split.kind,
              len(split.train), len(split.val), len(split.test))
     notes: dict[str, Any] = {}
