@@ -1,7 +1,7 @@
 """Re-labelling an archive: send chunks of frames to an engine, write each finished chunk, show progress.
 
 The main process only discovers, schedules and writes; workers decode and infer. At most twice as
-many chunks as the engine has slots are in flight, so memory stays flat for millions of frames, and
+many chunks as the engine has slots (worker threads) are in flight, so memory stays flat for millions of frames, and
 every finished chunk is on disk at once, so an interrupted run loses at most the chunks in flight.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _chunks(paths: list[str], size: int) -> list[list[str]]:
 
 
 def run_archive(paths: list[Path], bundle_dir: Path, out: Path, engine: Engine, *, precision: str = "fp32",
-                chunk_size: int = 256, limit: int | None = None, progress: bool = True,
+                chunk_size: int = 512, limit: int | None = None, progress: bool = True,
                 capture: CaptureTime | None = None) -> ArchiveSummary:
     """Classify the ``paths`` not yet in ``out`` (at most ``limit`` of them) and append them to ``out``."""
     capture = capture or name_time()
@@ -53,10 +53,10 @@ def run_archive(paths: list[Path], bundle_dir: Path, out: Path, engine: Engine, 
     todo = [str(p) for p in paths if str(p) not in done]
     pending = todo if limit is None else todo[:limit]
     # small runs are split so that every slot gets work; large ones use chunk_size
-    chunk_size = max(1, min(chunk_size, math.ceil(len(pending) / (4 * engine.slots))))
+    chunk_size = max(1, min(chunk_size, math.ceil(len(pending) / (4 * engine.slots()))))
     queue = _chunks(pending, chunk_size)
     log.info("event=archive_start discovered=%d already_done=%d pending=%d chunk_size=%d slots=%d",
-             len(paths), len(paths) - len(todo), len(pending), chunk_size, engine.slots)
+             len(paths), len(paths) - len(todo), len(pending), chunk_size, engine.slots())
     queue.reverse()  # pop() from the end keeps the original order
     bundle_arg = str(bundle.root.resolve())
     classified = unreadable = 0
@@ -65,7 +65,7 @@ def run_archive(paths: list[Path], bundle_dir: Path, out: Path, engine: Engine, 
     with tqdm(total=len(pending), unit="img", desc="archive", disable=not progress, smoothing=0.05) as bar:
         try:
             while queue or in_flight:
-                while queue and len(in_flight) < 2 * engine.slots:
+                while queue and len(in_flight) < 2 * engine.slots():
                     in_flight.add(engine.executor.submit(classify_chunk, bundle_arg, precision, queue.pop(), capture))
                 finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in finished:

@@ -9,6 +9,7 @@ import argparse
 import os
 from pathlib import Path
 
+from .archive_engine import ENGINES
 from .errors import UserError
 from .extras import require
 
@@ -98,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="strptime format of that group, read as UTC (default: the station's, %%Y%%m%%d_%%H%%M%%S)")
     archive.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
                          help="local worker processes (default: number of CPU cores)")
-    archive.add_argument("--engine", choices=("dask", "pool"), default="dask",
+    archive.add_argument("--engine", choices=ENGINES, default="dask",
                          help="dask: a Dask LocalCluster (default); pool: a plain local process pool")
     archive.add_argument("--dask", metavar="ADDRESS",
                          help="use a running Dask scheduler (tcp://host:8786) instead of local workers")

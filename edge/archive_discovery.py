@@ -9,15 +9,16 @@ from __future__ import annotations
 import fnmatch
 import glob
 import logging
+import os
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .errors import UserError
-from .frames import is_frame
 from .capture_time import CaptureTime
 from .config import WatchConfig
+from .errors import UserError
+from .frames import is_frame
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,14 @@ def _expand(source: str) -> list[Path]:
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    if root.is_file():
+    """Files under ``root`` as absolute paths; ``os.walk`` needs no stat per file (matters on NFS/Lustre)."""
+    root = root.resolve()
+    if not root.is_dir():
         yield root
         return
-    for path in root.rglob("*"):
-        if path.is_file():
-            yield path
+    for folder, _, names in os.walk(root):
+        for name in names:
+            yield Path(folder, name)
 
 
 def _matches(path: Path, patterns: tuple[str, ...]) -> bool:
@@ -102,7 +105,7 @@ def discover(sources: Iterable[str], patterns: tuple[str, ...] = (), since: date
                         continue
                     if (since and captured < since) or (until and captured >= until):
                         continue
-                found.add(path.resolve())
+                found.add(path)
     if undated:
         log.warning("event=archive_undated_skipped count=%d reason=no_capture_time_in_name", undated)
     return sorted(found)

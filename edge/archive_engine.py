@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -21,10 +21,14 @@ ENGINES = ("dask", "pool")
 
 @dataclass(frozen=True)
 class Engine:
-    """An executor and how many chunks it runs at once (the run loop keeps twice that in flight)."""
+    """An executor and how many chunks it can run at once right now (the run loop keeps twice that in flight).
+
+    ``slots`` is a function because a cluster grows and shrinks while it runs (SLURM jobs start late,
+    get pre-empted).
+    """
 
     executor: Executor
-    slots: int
+    slots: Callable[[], int]
 
 
 @contextlib.contextmanager
@@ -32,12 +36,11 @@ def local_pool(workers: int) -> Iterator[Engine]:
     """Plain ``concurrent.futures`` processes (spawned, so ONNX Runtime never sees a forked state)."""
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         log.info("event=archive_engine engine=pool workers=%d", workers)
-        yield Engine(pool, workers)
+        yield Engine(pool, lambda: workers)
 
 
 @contextlib.contextmanager
-def dask_executor(workers: int | None = None, address: str | None = None,
-                  processes: bool = True) -> Iterator[Engine]:
+def dask_executor(workers: int | None = None, address: str | None = None) -> Iterator[Engine]:
     """A Dask executor: ``address`` connects to a running scheduler, otherwise a ``LocalCluster`` starts.
 
     Local workers get one thread each: the parallelism is in processes, and each process runs ONNX
@@ -51,25 +54,22 @@ def dask_executor(workers: int | None = None, address: str | None = None,
         except (OSError, TimeoutError) as exc:
             raise UserError(f"cannot reach the Dask scheduler at {address} ({exc})") from exc
         with client:
-            workers_info = client.scheduler_info()["workers"].values()
-            slots = max(1, sum(w.get("nthreads", 1) for w in workers_info))
+            threads = client.nthreads()
             log.info("event=archive_engine engine=dask scheduler=%s workers=%d threads=%d", address,
-                     len(workers_info), slots)
-            yield Engine(client.get_executor(pure=False), slots)
+                     len(threads), sum(threads.values()))
+            yield Engine(client.get_executor(pure=False), lambda: max(1, sum(client.nthreads().values())))
         return
     logging.getLogger("distributed").setLevel(max(logging.WARNING, logging.getLogger().level))
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as client:
-        log.info("event=archive_engine engine=dask-local workers=%d processes=%s dashboard=%s", workers, processes,
-                 client.dashboard_link)
-        yield Engine(client.get_executor(pure=False), workers)
+        log.info("event=archive_engine engine=dask-local workers=%d dashboard=%s", workers, client.dashboard_link)
+        yield Engine(client.get_executor(pure=False), lambda: workers)
 
 
 def open_engine(engine: str, workers: int, address: str | None) -> contextlib.AbstractContextManager[Engine]:
+    """``--dask ADDRESS`` wins; otherwise ``workers`` local processes under the chosen engine."""
     if address:
         return dask_executor(address=address)
     if engine == "pool":
         return local_pool(workers)
-    if engine == "dask":
-        return dask_executor(workers=workers)
-    raise UserError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    return dask_executor(workers=workers)

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .classifier import Classifier
-from .frames import FrameError
 from .capture_time import CaptureTime
+from .classifier import Classifier, Prediction
+from .frames import FrameError
 
 log = logging.getLogger(__name__)
+
+#: frames per inference call: large enough for efficient ONNX Runtime batches, small enough for memory
+INFER_BATCH = 32
 
 _CLASSIFIERS: dict[tuple[str, str], Classifier] = {}
 
@@ -39,28 +42,35 @@ def worker_classifier(bundle_dir: str, precision: str) -> Classifier:
 
 
 def classify_chunk(bundle_dir: str, precision: str, paths: list[str], capture: CaptureTime) -> ChunkResult:
-    """Classify ``paths`` in one batch, exactly as the station does (decode → preprocess → infer).
+    """Classify ``paths`` exactly as the station does (decode → preprocess → infer), in micro-batches.
 
     Frames are preprocessed one by one into the batch (what ``Preprocessor.batch`` does) so that a
-    single bad frame is reported instead of failing the whole chunk.
+    single bad frame is reported instead of failing the whole chunk; inference runs on at most
+    :data:`INFER_BATCH` frames at a time, so a large chunk does not need gigabytes for a CNN.
     """
     classifier = worker_classifier(bundle_dir, precision)
     size = classifier.preprocessor.spec.size
-    batch = np.empty((len(paths), 3, size, size), np.float32)
-    result, good = ChunkResult(), []
-    for path in paths:
-        try:
-            classifier.preprocessor(classifier.decode(path), out=batch[len(good)])
-        except (FrameError, ValueError) as exc:  # ValueError: decodes, but not an H×W(×3) image
-            result.errors.append((path, str(exc)))
-            continue
-        good.append(path)
-    if not good:
-        return result
-    for path, prediction in zip(good, classifier.predict(batch[:len(good)])):
-        row = {"path": path, "captured_at": capture.from_name(Path(path).name),
-               "label": prediction.label, "confidence": prediction.confidence}
-        row.update({f"p_{name}": p for name, p in prediction.probabilities.items()})
-        row["model_sha256"] = classifier.model_sha256
-        result.rows.append(row)
+    batch = np.empty((INFER_BATCH, 3, size, size), np.float32)
+    result = ChunkResult()
+    for start in range(0, len(paths), INFER_BATCH):
+        good: list[str] = []
+        for path in paths[start:start + INFER_BATCH]:
+            try:
+                classifier.preprocessor(classifier.decode(path), out=batch[len(good)])
+            except (FrameError, ValueError) as exc:  # ValueError: decodes, but not an H×W(×3) image
+                result.errors.append((path, str(exc)))
+                continue
+            good.append(path)
+        if good:
+            predictions = classifier.predict(batch[:len(good)])
+            result.rows += [_row(path, prediction, capture, classifier.model_sha256)
+                            for path, prediction in zip(good, predictions)]
     return result
+
+
+def _row(path: str, prediction: Prediction, capture: CaptureTime, model_sha256: str) -> dict:
+    row = {"path": path, "captured_at": capture.from_name(Path(path).name),
+           "label": prediction.label, "confidence": prediction.confidence}
+    row.update({f"p_{name}": p for name, p in prediction.probabilities.items()})
+    row["model_sha256"] = model_sha256
+    return row

@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from auroral.edge.errors import UserError
 from auroral.edge.extras import require
 
 STATION = "KIR"
@@ -40,18 +41,20 @@ def _auroral(*args: str) -> list[str]:
     return [sys.executable, "-m", "auroral.edge.cli", "--log-level", "WARNING", *args]
 
 
-def _step(title: str, command: list[str], **kwargs) -> None:
-    shown = " ".join(shlex.quote(a) for a in ["auroral", *command[5:]])
-    print(f"\n== {title}\n$ {shown}", flush=True)
-    subprocess.run(command, check=True, **kwargs)
+def _step(title: str, *args: str) -> None:
+    """Print the command as an operator would type it, then run it."""
+    print(f"\n== {title}\n$ auroral {shlex.join(args)}", flush=True)
+    subprocess.run(_auroral(*args), check=True)
 
 
-def _count_frames(broker, expected: int, seen: dict, done: threading.Event) -> None:
+def _count_frames(broker, expected: int, seen: dict, online: threading.Event, done: threading.Event) -> None:
     import paho.mqtt.client as mqtt
 
     def on_message(client, userdata, msg):
         kind = msg.topic.rsplit("/", 1)[-1] if not msg.topic.endswith("capture/trigger") else "trigger"
         seen[kind] = seen.get(kind, 0) + 1
+        if kind == "status" and json.loads(msg.payload)["state"] == "online":
+            online.set()
         if kind == "frames":
             seen.setdefault("labels", []).append(json.loads(msg.payload)["label"])
         if seen.get("frames", 0) >= expected:
@@ -76,32 +79,32 @@ def run(args: argparse.Namespace) -> int:
     out = args.out.resolve()
     data, run_dir, bundle = out / "training-data", out / "run-svm", out / "bundle"
     night, watch, state = out / "night", out / "incoming", out / "state"
-    for folder in (watch,):
-        folder.mkdir(parents=True, exist_ok=True)
+    watch.mkdir(parents=True, exist_ok=True)
 
-    _step("1/5 synthetic training frames", _auroral("synth", "--out", str(data), "--per-class", "40", "--size", "96",
-                                                     "--seed", str(args.seed)))
+    _step("1/5 synthetic training frames",
+          "synth", "--out", str(data), "--per-class", "40", "--size", "96", "--seed", str(args.seed))
     _step("2/5 train a quick baseline (SVM on downsampled pixels)",
-          _auroral("train", "--data", str(data), "--model", "svm", "--features", "pixels", "--image-size", "64",
-                   "--out", str(run_dir), "--seed", str(args.seed)))
-    _step("3/5 export the model bundle", _auroral("export", str(run_dir), "--out", str(bundle)))
+          "train", "--data", str(data), "--model", "svm", "--features", "pixels", "--image-size", "64",
+          "--out", str(run_dir), "--seed", str(args.seed))
+    _step("3/5 export the model bundle", "export", str(run_dir), "--out", str(bundle))
     frames = night_sequence(night, n_frames=args.frames, size=256, seed=args.seed)
     print(f"\n== 4/5 a synthetic night of {len(frames)} frames with a breakup sequence: {night}", flush=True)
 
     with LocalBroker() as broker:
         print(f"\n== 5/5 station daemon + live subscriber on a private mosquitto at {broker.address}", flush=True)
         seen: dict = {}
-        done = threading.Event()
-        counter = threading.Thread(target=_count_frames, args=(broker, len(frames), seen, done), daemon=True)
+        online, done = threading.Event(), threading.Event()
+        counter = threading.Thread(target=_count_frames, args=(broker, len(frames), seen, online, done), daemon=True)
         counter.start()
         common = ["--broker", broker.address, "--station", STATION]
         listener = subprocess.Popen(_auroral("listen", *common))
         daemon = subprocess.Popen(_auroral("run", "--watch", str(watch), "--bundle", str(bundle), "--state-dir", str(state),
                                            "--metrics-port", "0", *common))
         try:
-            time.sleep(2.0)
+            if not online.wait(timeout=60):
+                raise UserError("the station daemon did not come online within 60 s (see its log above)")
             _step("replaying the night into the watched folder, as the camera would",
-                  _auroral("replay", str(night), "--into", str(watch), "--fps", str(args.fps)))
+                  "replay", str(night), "--into", str(watch), "--fps", str(args.fps))
             finished = done.wait(timeout=120)
         finally:
             daemon.terminate()

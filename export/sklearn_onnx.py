@@ -7,6 +7,7 @@ columns into the bundle's class order → ``probabilities`` (N × C).
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,13 @@ def classifier_graph(estimator: Any, n_features: int, kind: str) -> onnx.ModelPr
     options: dict[str, Any] = {"zipmap": False}
     if kind == "knn":
         options["optim"] = "cdist"
-    model = convert_sklearn(
-        estimator, initial_types=[(FEATURES, FloatTensorType([None, n_features]))],
-        options={id(final): options}, target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET},
-    )
+    with warnings.catch_warnings():
+        # scikit-learn 1.9 deprecates SVC's probA_/probB_, which skl2onnx reads to build the Platt scaling
+        warnings.filterwarnings("ignore", message="Attribute `prob[AB]_` was deprecated", category=FutureWarning)
+        model = convert_sklearn(
+            estimator, initial_types=[(FEATURES, FloatTensorType([None, n_features]))],
+            options={id(final): options}, target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET},
+        )
     model.ir_version = 9
     if kind == "knn" and getattr(final, "weights", "uniform") == "distance":
         fix_knn_distance_sign(model)

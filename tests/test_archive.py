@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 
 from auroral.edge.archive import run_archive
-from auroral.edge.archive_discovery import discover
+from auroral.edge.archive_discovery import discover, name_time
 from auroral.edge.archive_engine import dask_executor, local_pool
 from auroral.edge.archive_store import errors_path
+from auroral.edge.archive_worker import INFER_BATCH, classify_chunk
 from auroral.edge.classifier import Classifier
 from auroral.edge.errors import UserError
 from auroral.edge.replay import capture_time_from_name
@@ -100,7 +101,7 @@ def test_local_pool_gives_the_station_classifiers_rows(archive, toy_bundle, tmp_
 def test_dask_local_cluster_gives_the_same_rows(archive, toy_bundle, tmp_path):
     root, good, bad = archive
     out = tmp_path / "results.parquet"
-    with dask_executor(workers=2, processes=True) as engine:
+    with dask_executor(workers=2) as engine:
         run_archive(discover([str(root)]), toy_bundle.root, out, engine, chunk_size=32, progress=False)
     assert_same_rows(read_results(out), station_rows(toy_bundle, good))
     assert error_paths(out) == [str(p) for p in bad]
@@ -222,6 +223,15 @@ def test_existing_dask_scheduler_gives_the_same_rows(archive, toy_bundle, tmp_pa
     out = tmp_path / "results.parquet"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         with dask_executor(address=cluster.scheduler_address) as engine:
-            assert engine.slots == 2
+            assert engine.slots() == 2
             run_archive(discover([str(root)]), toy_bundle.root, out, engine, chunk_size=32, progress=False)
     assert_same_rows(read_results(out), station_rows(toy_bundle, good))
+
+
+def test_a_chunk_larger_than_an_inference_batch_keeps_every_row(archive, toy_bundle):
+    root, good, bad = archive
+    paths = good[:40] + bad[:1] + good[40:80]  # more than two micro-batches, a bad frame inside one
+    assert len(paths) > 2 * INFER_BATCH
+    result = classify_chunk(str(toy_bundle.root), "fp32", [str(p) for p in paths], name_time())
+    assert [path for path, _ in result.errors] == [str(bad[0])]
+    assert_same_rows(pd.DataFrame(result.rows), station_rows(toy_bundle, good[:80]))

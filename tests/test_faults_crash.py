@@ -1,4 +1,5 @@
-"""kill -9 of the daemon mid-stream, then restart: every frame classified once, every label delivered."""
+"""kill -9 (and a clean SIGTERM) of the daemon mid-stream, then restart: every frame classified once,
+every label delivered, one trigger per onset."""
 from __future__ import annotations
 
 import pytest
@@ -9,16 +10,20 @@ from mqttcollect import Collector
 pytestmark = pytest.mark.integration
 
 
-def test_kill9_mid_stream_then_restart(tmp_path, broker, toy_bundle):
-    """Three SIGKILLs at different points of a 60-frame stream; the fourth start drains the rest."""
+@pytest.mark.parametrize("how", ["kill9", "sigterm"])
+def test_stop_mid_stream_then_restart(tmp_path, broker, toy_bundle, how):
+    """Three stops at different points of a 60-frame stream; the fourth start drains the rest."""
     feed = FrameFeed(tmp_path / "station" / "incoming", toy_bundle.manifest.preprocess)
     with Collector(broker, "auroral/#") as collector, Station(tmp_path / "station", toy_bundle.root, broker.address) as station:
         ledger = Ledger(collector)
         feed.write(20)
         for progress in (5, 25, 45):
-            # kill once `progress` frames are out: some classified and spooled, some not even decoded yet
+            # stop once `progress` frames are out: the rest classified and spooled but unsent, or still waiting
             ledger.wait_for_count(progress)
-            station.kill9()
+            if how == "kill9":
+                station.kill9()
+            else:
+                assert station.stop() == 0
             feed.write(20 if progress < 45 else 0)  # frames keep arriving while the daemon is down
             station.start()
         ledger.wait_for_frames(feed.expected)
