@@ -31,17 +31,18 @@ class Outbox:
         self.trigger = trigger
         self.wake = wake
 
-    def put(self, conn: sqlite3.Connection, name: str, message: _Message, retain: bool = False) -> None:
-        self.spool.put(conn, topic(self.prefix, self.station, name), message.to_json(), retain)
+    def put(self, conn: sqlite3.Connection, name: str, message: _Message, retain: bool = False,
+            live: bool = True) -> None:
+        self.spool.put(conn, topic(self.prefix, self.station, name), message.to_json(), retain, live)
 
-    def put_events(self, conn: sqlite3.Connection, events: Sequence[Event], at: datetime) -> None:
+    def put_events(self, conn: sqlite3.Connection, events: Sequence[Event], at: datetime, live: bool = True) -> None:
         for event in events:
             if isinstance(event, Alert):
                 self.put(conn, "alerts", AlertMessage(type=event.type, at=at, frame=event.frame,
-                                                      confidence=event.confidence, **event.extra))
+                                                      confidence=event.confidence, **event.extra), live=live)
             else:
                 self.put(conn, "capture/trigger", TriggerMessage(duration_s=event.duration_s, reason=event.reason,
-                                                                 frame=event.frame))
+                                                                 frame=event.frame), live=live)
 
     def committed(self, events: Sequence[Event]) -> None:
         """After commit: count, log, wake the publisher, start the onset command."""

@@ -132,7 +132,7 @@ class Pipeline:
         alert = Alert("frame_quarantined", item.path.name, None, {"reason": reason, "attempts": item.attempts})
         with self.decide_lock, self.db.transaction() as conn:
             self.journal.record(conn, str(item.path), "quarantined")
-            self.outbox.put_events(conn, [alert], utc_now())
+            self.outbox.put_events(conn, [alert], utc_now(), live=item.live)
         where = "listed"
         if self.config.frames.quarantine == "move":
             where = self._move_to_quarantine(item.path)
@@ -205,13 +205,13 @@ class Pipeline:
                 message = FrameMessage(frame=name, captured_at=captured, label=prediction.label, confidence=confidence,
                                        probabilities=prediction.probabilities, model=self.model,
                                        latency_ms=max(0.0, (time.time() - item.seen) * 1000), seq=seq)
-                self.outbox.put(conn, "frames", message)
+                self.outbox.put(conn, "frames", message, live=item.live)
                 if prediction.label != self.sky.get("label"):
                     self.sky = {"label": prediction.label, "since": now.isoformat()}
                     self.outbox.put(conn, "state", StateMessage(label=prediction.label, since=now, frame=name,
-                                                                confidence=confidence), retain=True)
+                                                                confidence=confidence), retain=True, live=item.live)
                 found = self.decider.observe(name, prediction.label, confidence, now)
-                self.outbox.put_events(conn, found, now)
+                self.outbox.put_events(conn, found, now, live=item.live)
                 events.extend(found)
                 self.journal.record(conn, str(item.path), "done", seq)
             self.journal.save_state(conn, "decider", self.decider.snapshot())

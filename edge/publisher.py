@@ -6,7 +6,7 @@ subscribes to the external alert topics, then sends the spool, at most
 ``inflight`` unacknowledged and ``rate_per_s`` per second; a message leaves the spool only on PUBACK.
 Failures (refused, TLS, timeouts, keepalive loss) are logged with the reason and retried with
 exponential back-off. Sending is rate-limited (``rate_per_s``) so a backlog after an outage does not
-overflow the broker's queues; fresh messages go before the backlog (live frames first). A clean stop flushes the spool briefly and publishes ``stopped``.
+overflow the broker's queues; fresh messages about live frames go before the backlog. A clean stop flushes the spool briefly and publishes ``stopped``.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ log = logging.getLogger("auroral.mqtt")
 
 _FLUSH_ON_STOP_S = 5.0
 _BOUNDS_EVERY_S = 60.0
-_FRESH_S = 2.0  # messages younger than this overtake the backlog
+_FRESH_S = 2.0  # live messages younger than this overtake the backlog
 
 
 def read_password(config: MqttConfig) -> str | None:
@@ -206,7 +206,7 @@ class Publisher:
 
     # --- sending the spool -----------------------------------------------------------------------
     def _pump(self, client: mqtt.Client) -> None:
-        """Send what the token bucket allows: fresh messages first (newest first), then the backlog (oldest first)."""
+        """Send what the token bucket allows: fresh live messages first, then the backlog (oldest first)."""
         now = time.monotonic()
         rate = self.config.rate_per_s
         self._tokens = min(max(rate / 10, 1.0), self._tokens + (now - self._last_refill) * rate)
@@ -215,9 +215,9 @@ class Publisher:
         if room <= 0:
             return
         in_flight = set(self._inflight.values())
-        fresh = self.spool.freshest(_FRESH_S, room, in_flight)
+        fresh = self.spool.fresh_live(_FRESH_S, room, in_flight)
         in_flight.update(m.id for m in fresh)
-        batch = sorted(fresh, key=lambda m: m.id) + self.spool.oldest(room - len(fresh), in_flight)
+        batch = fresh + self.spool.oldest(room - len(fresh), in_flight)
         for message in batch:
             info = client.publish(message.topic, message.payload, qos=1, retain=message.retain)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:

@@ -1,7 +1,8 @@
 """The durable outbound spool: every message is stored before it is published and deleted on PUBACK.
 
-The publisher sends fresh messages (spooled in the last seconds) first, newest first, so a live frame
-overtakes a backlog; the backlog leaves oldest first, and after a reconnect everything not yet
+Each message is marked live (about a frame that arrived while the daemon watched, or an external
+alert) or not (about a frame found by the start-up rescan). The publisher sends fresh live messages
+(spooled in the last seconds) first, so a live frame overtakes any backlog; the rest leaves oldest first, and after a reconnect everything not yet
 acknowledged is sent again.
 The spool is bounded: past ``max_messages`` the oldest are dropped, and messages older than
 ``max_age_s`` expire; both are logged with the count (never silent) and counted in metrics.
@@ -19,7 +20,8 @@ log = logging.getLogger("auroral.spool")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
-                                  payload BLOB NOT NULL, retain INTEGER NOT NULL, created REAL NOT NULL);
+                                  payload BLOB NOT NULL, retain INTEGER NOT NULL, created REAL NOT NULL,
+                                  live INTEGER NOT NULL DEFAULT 1);
 """
 
 
@@ -49,10 +51,16 @@ class Spool:
     def depth(self) -> int:
         return self._depth
 
-    def put(self, conn: sqlite3.Connection, topic: str, payload: bytes, retain: bool = False) -> None:
-        """Queue one message; call inside :meth:`StateDB.transaction` (with the journal entry it belongs to)."""
-        conn.execute("INSERT INTO spool (topic, payload, retain, created) VALUES (?, ?, ?, ?)",
-                     (topic, payload, int(retain), time.time()))
+    def put(self, conn: sqlite3.Connection, topic: str, payload: bytes, retain: bool = False, live: bool = True) -> None:
+        """Queue one message; call inside :meth:`StateDB.transaction` (with the journal entry it belongs to).
+
+        A retained message is the topic's last value: it supersedes any older one still spooled for that
+        topic, so a backlog can never overwrite the current retained ``state`` with a stale one.
+        """
+        if retain:
+            self._depth -= conn.execute("DELETE FROM spool WHERE topic = ? AND retain = 1", (topic,)).rowcount
+        conn.execute("INSERT INTO spool (topic, payload, retain, created, live) VALUES (?, ?, ?, ?, ?)",
+                     (topic, payload, int(retain), time.time(), int(live)))
         self._depth += 1
         self._on_depth(self._depth)
 
@@ -60,9 +68,9 @@ class Spool:
         """The ``limit`` oldest messages whose ids are not in ``skip`` (those in flight)."""
         return self._select("1", (), "id", limit, skip)
 
-    def freshest(self, younger_than_s: float, limit: int, skip: set[int]) -> list[Outbound]:
-        """The newest messages spooled in the last ``younger_than_s`` seconds, newest first."""
-        return self._select("created > ?", (time.time() - younger_than_s,), "id DESC", limit, skip)
+    def fresh_live(self, younger_than_s: float, limit: int, skip: set[int]) -> list[Outbound]:
+        """Messages about live frames spooled in the last ``younger_than_s`` seconds, oldest first."""
+        return self._select("live = 1 AND created > ?", (time.time() - younger_than_s,), "id", limit, skip)
 
     def _select(self, where: str, params: tuple, order: str, limit: int, skip: set[int]) -> list[Outbound]:
         with self.db.lock:

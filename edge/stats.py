@@ -28,31 +28,40 @@ RIBBON_MINUTES = 10
 
 
 def load_results(path: Path) -> tuple[pd.DataFrame, list[str]]:
-    """The archive rows that have a capture time, and the class list (from the ``p_<class>`` columns)."""
+    """The archive rows that have a capture time, and the class list (from the ``p_<class>`` columns).
+
+    Only ``captured_at`` and ``label`` are read, so decades of frames fit in memory.
+    """
     import pyarrow
+    import pyarrow.dataset
 
     if not path.exists():
         raise UserError(f"{path} does not exist (write it with: auroral archive ... --out {path})")
     try:
-        frame = pd.read_parquet(path)
+        dataset = pyarrow.dataset.dataset(path, format="parquet")
+        names = dataset.schema.names
+        classes = [c[2:] for c in names if c.startswith("p_")]
+        missing = {"captured_at", "label"} - set(names)
+        if missing or not classes:
+            raise UserError(f"{path} lacks the columns of an archive run ({', '.join(sorted(missing)) or 'p_<class>'})")
+        frame = dataset.to_table(columns=["captured_at", "label"]).to_pandas()
     except (OSError, pyarrow.ArrowException) as exc:
         raise UserError(f"{path} is not a Parquet dataset from auroral archive ({exc})") from exc
-    missing = {"captured_at", "label"} - set(frame.columns)
-    classes = [c[2:] for c in frame.columns if c.startswith("p_")]
-    if missing or not classes:
-        raise UserError(f"{path} lacks the columns of an archive run ({', '.join(sorted(missing)) or 'p_<class>'})")
     undated = int(frame["captured_at"].isna().sum())
     if undated:
         log.warning("event=stats_undated_skipped count=%d reason=no_capture_time_in_name", undated)
     frame = frame.dropna(subset=["captured_at"])
     if frame.empty:
         raise UserError(f"{path} has no frames with a capture time: nothing to plot")
-    return frame[["captured_at", "label"]].reset_index(drop=True), classes
+    return frame.reset_index(drop=True), classes
 
 
 def local_time(captured_at: pd.Series, longitude: float | None) -> pd.Series:
-    """UTC times shifted to local solar time (naive), or plain UTC (naive) without a longitude."""
-    times = captured_at.dt.tz_convert("UTC").dt.tz_localize(None)
+    """UTC times shifted to local solar time (naive), or plain UTC (naive) without a longitude.
+
+    Naive input times are taken as UTC, as every time in an archive run is.
+    """
+    times = captured_at if captured_at.dt.tz is None else captured_at.dt.tz_convert("UTC").dt.tz_localize(None)
     return times + pd.to_timedelta((longitude or 0.0) / 15.0, unit="h")
 
 

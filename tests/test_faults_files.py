@@ -153,3 +153,20 @@ def test_unreadable_watch_folder_is_retried(nobody_dir, broker, toy_bundle):
         ledger.wait_for_frames(feed.expected)
         ledger.assert_exactly_once(feed.expected)
         assert station.alive
+
+
+def test_watch_folder_removed_and_recreated(tmp_path, broker, toy_bundle):
+    """A remount or a camera that recreates its folder: the daemon re-attaches and misses no frame."""
+    feed = FrameFeed(tmp_path / "station" / "incoming", toy_bundle.manifest.preprocess)
+    with Collector(broker, "auroral/#") as collector, \
+            Station(tmp_path / "station", toy_bundle.root, broker.address, station_config(tmp_path, QUICK_RETRY)) as station:
+        ledger = Ledger(collector)
+        station.wait_watching()
+        feed.write(2)
+        ledger.wait_for_frames(feed.expected)
+        shutil.rmtree(feed.folder)
+        feed.folder.mkdir()
+        feed.write(3)
+        ledger.wait_for_frames(feed.expected)
+        ledger.assert_exactly_once(feed.expected)
+        assert station.alive

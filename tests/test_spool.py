@@ -20,7 +20,7 @@ def test_messages_survive_a_reopen_and_leave_only_when_deleted(tmp_path):
     db, _, spool = open_state(tmp_path)
     with db.transaction() as conn:
         for i in range(3):
-            spool.put(conn, f"auroral/k/frames", f"m{i}".encode())
+            spool.put(conn, "auroral/k/frames", f"m{i}".encode(), live=i != 0)
     db.close()
     db, _, spool = open_state(tmp_path)
     assert spool.depth == 3
@@ -28,7 +28,7 @@ def test_messages_survive_a_reopen_and_leave_only_when_deleted(tmp_path):
     assert [m.payload for m in messages] == [b"m0", b"m1", b"m2"]
     spool.delete(messages[0].id)
     assert [m.payload for m in spool.oldest(10, skip={messages[1].id})] == [b"m2"]
-    assert [m.payload for m in spool.freshest(60, 1, skip=set())] == [b"m2"], "newest first"
+    assert [m.payload for m in spool.fresh_live(60, 5, skip={messages[1].id})] == [b"m2"]
     assert spool.depth == 2
 
 
@@ -62,3 +62,14 @@ def test_bounds_drop_oldest_and_expired_with_a_log_line(tmp_path, caplog):
     left = [int(m.payload) for m in spool.oldest(200, set())]
     assert left == [i for i in range(4, 105) if i != 50] and spool.depth == 100
     assert "reason=expired count=1" in caplog.text and "reason=overflow count=4" in caplog.text
+
+
+def test_a_retained_message_supersedes_older_ones_on_its_topic(tmp_path):
+    db, _, spool = open_state(tmp_path)
+    with db.transaction() as conn:
+        spool.put(conn, "auroral/k/state", b"arcs", retain=True)
+        spool.put(conn, "auroral/k/frames", b"f1")
+        spool.put(conn, "auroral/k/state", b"breakup", retain=True)
+    assert [(m.topic, m.payload) for m in spool.oldest(10, set())] == [
+        ("auroral/k/frames", b"f1"), ("auroral/k/state", b"breakup")]
+    assert spool.depth == 2

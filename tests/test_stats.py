@@ -13,7 +13,7 @@ import pytest
 from auroral.edge.archive_store import ResultStore
 from auroral.edge.classes import CLASSES
 from auroral.edge.errors import UserError
-from auroral.edge.stats import write_stats
+from auroral.edge.stats import add_night_columns, ribbon_matrix, write_stats
 
 SHA = "a" * 64
 FIGURES = ("occurrence_by_hour.png", "nightly_timeline.png", "monthly_counts.png")
@@ -97,3 +97,16 @@ def test_archive_commands_import_no_heavy_stack():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_ribbon_cells_hold_the_most_frequent_class_of_their_night():
+    times = pd.to_datetime(["2019-01-04T21:00:00Z", "2019-01-04T21:03:00Z", "2019-01-04T21:06:00Z",
+                            "2019-01-05T02:15:00Z", "2019-01-05T20:00:00Z"])
+    frame = pd.DataFrame({"captured_at": times, "label": ["arcs", "breakup", "breakup", "patchy", "faint"]})
+    matrix, nights = ribbon_matrix(add_night_columns(frame, None), list(CLASSES))
+    assert nights == ["2019-01-04", "2019-01-05"]  # 02:15 on the 5th belongs to the night of the 4th
+    cell = {hhmm: (hhmm // 100 * 60 + hhmm % 100 - 12 * 60) % (24 * 60) // 10 for hhmm in (2100, 215, 2000)}
+    assert matrix[0, cell[2100]] == CLASSES.index("breakup")
+    assert matrix[0, cell[215]] == CLASSES.index("patchy")
+    assert matrix[1, cell[2000]] == CLASSES.index("faint")
+    assert np.isnan(matrix).sum() == matrix.size - 3
