@@ -29,7 +29,8 @@ def test_station_side_imports_no_training_stack():
     code = (
         "import sys, auroral.edge, auroral.edge.classifier, auroral.edge.cli as cli\n"
         "cli.build_parser()\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sklearn', 'matplotlib', 'torchvision'))\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in\n"
+        "               ('torch', 'torchvision', 'sklearn', 'matplotlib', 'dask', 'distributed', 'pandas', 'pyarrow'))\n"
         "print(','.join(heavy))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
