@@ -76,7 +76,7 @@ def run_daemon(config: StationConfig) -> int:
     scheduler = Scheduler(journal.known, on_depth=lambda ready, retry: (
         metrics.queue_depth.labels("ready").set(ready), metrics.queue_depth.labels("retry").set(retry)))
     watcher = Watcher(config.watch.dirs, config.watch.patterns, config.watch.recursive, scheduler, metrics,
-                      config.watch.folder_retry_max_s, config.watch.settle_s, stop)
+                      config.watch.folder_retry_max_s, config.watch.settle_s, config.quarantine_dir.absolute(), stop)
     pipeline = Pipeline(config, classifier, scheduler, db, journal, outbox, decider, decide_lock, metrics, stop,
                         _Watchdog(notifier))
     server = None

@@ -205,11 +205,13 @@ class Pipeline:
                 message = FrameMessage(frame=name, captured_at=captured, label=prediction.label, confidence=confidence,
                                        probabilities=prediction.probabilities, model=self.model,
                                        latency_ms=max(0.0, (time.time() - item.seen) * 1000), seq=seq)
-                self.outbox.put(conn, "frames", message, live=item.live)
+                # the retained state goes before its frame: a subscriber holding the frame knows the broker's
+                # retained state is already at least this current
                 if prediction.label != self.sky.get("label"):
                     self.sky = {"label": prediction.label, "since": now.isoformat()}
                     self.outbox.put(conn, "state", StateMessage(label=prediction.label, since=now, frame=name,
                                                                 confidence=confidence), retain=True, live=item.live)
+                self.outbox.put(conn, "frames", message, live=item.live)
                 found = self.decider.observe(name, prediction.label, confidence, now)
                 self.outbox.put_events(conn, found, now, live=item.live)
                 events.extend(found)

@@ -5,7 +5,8 @@ Only finished files are taken: a close after writing (``FileClosedEvent``) or a 
 "created", so that is taken after ``settle_s`` unless its close event comes first. Hidden and
 temporary names are ignored. A folder that does not exist or cannot be read is reported (log + metric) and retried with back-off; once it can be
 attached, its existing files are rescanned as backlog, so frames that arrived while the daemon was
-down (or the folder unreadable) are classified too.
+down (or the folder unreadable) are classified too. A watched folder that is deleted (a remount, a
+camera recreating it) is attached again the same way.
 """
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ import os
 import threading
 from pathlib import Path
 
-from watchdog.events import FileClosedEvent, FileCreatedEvent, FileMovedEvent, FileSystemEventHandler
+from watchdog.events import (DirDeletedEvent, FileClosedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent,
+                             FileSystemEventHandler)
 from watchdog.observers import Observer
+from watchdog.observers.api import ObservedWatch
 
 from .metrics import StationMetrics
 from .scheduler import Scheduler
@@ -50,10 +53,16 @@ class _Events(FileSystemEventHandler):
         if not event.is_directory:
             self.watcher.found(Path(os.fsdecode(event.src_path)), live=True, settle_s=self.watcher.settle_s)
 
+    def on_deleted(self, event: DirDeletedEvent | FileDeletedEvent) -> None:
+        path = Path(os.fsdecode(event.src_path))
+        if event.is_directory and path in self.watcher.dirs:  # the watched folder itself: remount, recreate
+            self.watcher.lost(path)
+
 
 class Watcher:
     def __init__(self, dirs: list[Path], patterns: list[str], recursive: bool, scheduler: Scheduler,
-                 metrics: StationMetrics, retry_max_s: float, settle_s: float, stop: threading.Event):
+                 metrics: StationMetrics, retry_max_s: float, settle_s: float, quarantine: Path,
+                 stop: threading.Event):
         self.dirs = dirs
         self.patterns = patterns
         self.recursive = recursive
@@ -61,23 +70,38 @@ class Watcher:
         self.metrics = metrics
         self.retry_max_s = retry_max_s
         self.settle_s = settle_s
+        self.quarantine = quarantine  # never taken as frames, even when it lies inside a watched folder
         self.stop = stop
         self.observer = Observer()
         self.handler = _Events(self)
-        self.threads = [threading.Thread(target=self._attach, args=(d,), name=f"watch-{d.name}", daemon=True)
-                        for d in dirs]
+        self.watches: dict[Path, ObservedWatch] = {}
 
     def start(self) -> None:
         self.observer.start()
-        for thread in self.threads:
-            thread.start()
+        for folder in self.dirs:
+            threading.Thread(target=self._attach, args=(folder,), name=f"watch-{folder.name}", daemon=True).start()
+
+    def lost(self, folder: Path) -> None:
+        """The watched folder was deleted or unmounted: drop its watch and attach again once it is back."""
+        log.warning("event=watch_folder_lost folder=%s", folder)
+        self.metrics.watch_errors.inc()
+        threading.Thread(target=self._reattach, args=(folder,), name=f"rewatch-{folder.name}", daemon=True).start()
+
+    def _reattach(self, folder: Path) -> None:
+        watch = self.watches.pop(folder, None)
+        if watch is not None:
+            try:
+                self.observer.unschedule(watch)
+            except KeyError:
+                pass  # the emitter already went with the folder
+        self._attach(folder)
 
     def close(self) -> None:
         self.observer.stop()
         self.observer.join(timeout=5)
 
     def found(self, path: Path, live: bool, settle_s: float = 0.0) -> None:
-        if is_candidate(path, self.patterns):
+        if is_candidate(path, self.patterns) and self.quarantine not in path.parents:
             self.scheduler.offer(path, live, settle_s)
 
     def _attach(self, folder: Path) -> None:
@@ -86,7 +110,7 @@ class Watcher:
         while not self.stop.is_set():
             try:
                 os.listdir(folder)  # fails early and clearly for a missing or unreadable folder
-                self.observer.schedule(self.handler, str(folder), recursive=self.recursive)
+                self.watches[folder] = self.observer.schedule(self.handler, str(folder), recursive=self.recursive)
                 count = self._rescan(folder)
                 log.info("event=watching folder=%s backlog=%d", folder, count)
                 return
@@ -103,7 +127,7 @@ class Watcher:
         for root, _, names in walker:
             for name in sorted(names):
                 path = Path(root) / name
-                if is_candidate(path, self.patterns) and path.is_file():
+                if is_candidate(path, self.patterns) and self.quarantine not in path.parents and path.is_file():
                     self.scheduler.offer(path, live=False)
                     count += 1
         return count

@@ -40,6 +40,8 @@ def register(subparsers) -> None:
     parser.add_argument("--frames", type=int, help=f"frames per station phase and for model timing (default {FULL['frames']})")
     parser.add_argument("--camera-size", type=int, help=f"side of the synthetic camera JPEGs (default {FULL['camera_size']})")
     parser.add_argument("--repeats", type=int, help=f"timed model calls at batch 1 (default {FULL['repeats']})")
+    parser.add_argument("--mqtt-rate", type=float, metavar="MSG_PER_S",
+                        help="set the daemon's [mqtt] rate_per_s (default: the daemon's own default)")
     parser.add_argument("--no-station", action="store_true", help="skip the station path (model-only and floor)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE as JSON")
     parser.add_argument("--workdir", type=Path, help="keep the bundle, frames and daemon log here (default: a temporary folder)")
@@ -51,6 +53,9 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
     base = QUICK if args.quick else FULL
     chosen = {key: getattr(args, key) if getattr(args, key) is not None else value for key, value in base.items()}
     chosen["batch"] = args.batch
+    chosen["mqtt_rate"] = args.mqtt_rate
+    if args.mqtt_rate is not None and not args.mqtt_rate > 0:
+        raise UserError(f"--mqtt-rate must be positive, got {args.mqtt_rate}")
     limits = {"image_size": (32, 1024), "batch": (1, 256), "frames": (1, 10000), "camera_size": (64, 2048),
               "repeats": (1, 100000)}
     for key, (low, high) in limits.items():
@@ -93,19 +98,19 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool) -> dict[str, A
     frames, source = bench_frames(workdir / "frames", chosen["frames"], chosen["camera_size"])
     inputs = model_inputs(frames, spec)
     bundle_dir = timing_bundle(module, chosen["model"], spec, workdir / "bundle", frames, inputs)
-    model, unavailable = _time_models(module, bundle_dir, inputs, chosen)
+    model, after_idle, unavailable = _time_models(module, bundle_dir, inputs, chosen)
     the_floor = floor(model_flops(module, spec.size), peak_gflops())
     distance(model, the_floor["floor_ms_per_image"])
     results: dict[str, Any] = {
         "config": {**chosen, "weights": "random initialisation (timing only)", "frames_source": source,
                    "frame_kib_mean": round(sum(p.stat().st_size for p in frames) / len(frames) / 1024, 1)},
-        "floor": the_floor, "model": model, "unavailable": unavailable,
+        "floor": the_floor, "model": model, "model_after_idle": after_idle, "unavailable": unavailable,
         "host_stages": host_stages(frames, spec, chosen["repeats"]),
     }
     if station:
-        int8 = model["ort_cpu_int8"]["batch1"]["median_ms"] / 1000.0
-        results["station"] = station_path(bundle_dir, "int8", chosen["batch"], frames, workdir / "station",
-                                          steady_frames=chosen["frames"], steady_interval_s=round(max(0.25, 4 * int8), 3),
+        results["station"] = station_path(bundle_dir, "int8", chosen["batch"], chosen["mqtt_rate"], frames,
+                                          workdir / "station", steady_frames=chosen["frames"],
+                                          steady_interval_s=after_idle["ort_cpu_int8"]["gap_s"],
                                           burst_frames=max(chosen["frames"], 8 * chosen["batch"]))
     results["targets"] = targets(results, chosen["batch"])
     results["config"]["machine"] = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
@@ -114,11 +119,15 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool) -> dict[str, A
     return results
 
 
-def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, Any]) -> tuple[dict, dict]:
-    """Model-only figures for PyTorch eager and every station backend here; the sessions are freed on return."""
+def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, Any]) -> tuple[dict, dict, dict]:
+    """Model-only figures for PyTorch eager and every station backend here; the sessions are freed on return.
+
+    Also batch-1 ORT CPU latency with the station's steady cadence between calls, the fair yardstick for
+    the steady station path (back-to-back calls keep caches and the thread pool hot).
+    """
     from auroral.edge.bundle import load_bundle
 
-    from .bench_model import GPU_BATCHES, add_speedups, available_backends, model_only, torch_eager
+    from .bench_model import GPU_BATCHES, add_speedups, available_backends, model_only, time_after_idle, torch_eager
 
     runnable, unavailable = available_backends(load_bundle(bundle_dir))
     batches = sorted({1, chosen["batch"]})
@@ -128,4 +137,7 @@ def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, A
     for name, per_batch in model_only(gpu, inputs, gpu_batches, chosen["repeats"]).items():
         model[name].update(per_batch)
     add_speedups(model)
-    return model, unavailable
+    gap_s = round(max(0.25, 4 * model["ort_cpu_int8"]["batch1"]["median_ms"] / 1000.0), 3)
+    after_idle = {name: time_after_idle(runnable[name], inputs, gap_s, max(5, chosen["repeats"] // 4))
+                  for name in ("ort_cpu_fp32", "ort_cpu_int8")}
+    return model, after_idle, unavailable

@@ -42,11 +42,12 @@ def model_inputs(frames: list[Path], spec: PreprocessSpec) -> np.ndarray:
 def host_stages(frames: list[Path], spec: PreprocessSpec, repeats: int) -> dict[str, dict[str, float]]:
     """Per-frame cost of the CPU stages before the model: full vs reduced-size JPEG decode, preprocessing."""
     preprocessor = Preprocessor(spec)
-    pick = lambda i: frames[i % len(frames)]  # noqa: E731 - cycles through the shared frames
-    reduced = [read_frame(p, min_side=spec.min_source_side()) for p in frames]
+    side = spec.min_source_side()
+    reduced = [read_frame(p, min_side=side) for p in frames]
     out = np.empty((3, spec.size, spec.size), np.float32)
+    n = len(frames)
     return {
-        "decode_full": summarize(time_calls(lambda i: read_frame(pick(i)), repeats, 1)),
-        "decode_reduced": summarize(time_calls(lambda i: read_frame(pick(i), spec.min_source_side()), repeats, 1)),
-        "preprocess": summarize(time_calls(lambda i: preprocessor(reduced[i % len(reduced)], out=out), repeats, 1)),
+        "decode_full": summarize(time_calls(lambda i: read_frame(frames[i % n]), repeats, 1)),
+        "decode_reduced": summarize(time_calls(lambda i: read_frame(frames[i % n], side), repeats, 1)),
+        "preprocess": summarize(time_calls(lambda i: preprocessor(reduced[i % n], out=out), repeats, 1)),
     }

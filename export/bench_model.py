@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +77,19 @@ def time_model(infer: Infer, frames: np.ndarray, batch: int, repeats: int, warmu
     chunks = [np.ascontiguousarray(frames[s:s + batch]) for s in range(0, starts, batch)]
     times = time_calls(lambda i: infer(chunks[i % len(chunks)]), repeats, warmup)
     return summarize(times, images_per_call=batch)
+
+
+def time_after_idle(infer: Infer, frames: np.ndarray, gap_s: float, repeats: int) -> dict[str, float]:
+    """Batch-1 latency when each call follows ``gap_s`` of idleness, as at a camera's cadence (cold caches, sleeping pool)."""
+    singles = [np.ascontiguousarray(frame[None]) for frame in frames]
+    infer(singles[0])
+    times = []
+    for i in range(repeats):
+        time.sleep(gap_s)
+        started = time.perf_counter()
+        infer(singles[i % len(singles)])
+        times.append(time.perf_counter() - started)
+    return {"gap_s": gap_s, **summarize(times)}
 
 
 def model_only(backends: dict[str, Infer], frames: np.ndarray, batches: list[int], repeats: int) -> dict[str, Any]:

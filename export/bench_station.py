@@ -104,8 +104,9 @@ def _stage_shares(before: dict, after: dict, e2e_mean_ms: float) -> dict[str, An
 class StationBench:
     """Runs the daemon on a bundle and measures phases; use as a context manager."""
 
-    def __init__(self, bundle: Path, precision: str, batch: int, frames: list[Path], workdir: Path):
-        self.bundle, self.precision, self.batch = bundle, precision, batch
+    def __init__(self, bundle: Path, precision: str, batch: int, mqtt_rate: float | None, frames: list[Path],
+                 workdir: Path):
+        self.bundle, self.precision, self.batch, self.mqtt_rate = bundle, precision, batch, mqtt_rate
         self.jpegs = [(p.suffix.lower(), p.read_bytes()) for p in frames]
         self.workdir = workdir
         self.watch = workdir / "incoming"
@@ -116,7 +117,8 @@ class StationBench:
         shutil.rmtree(self.workdir, ignore_errors=True)  # a journal from an earlier run would skip these names
         self.watch.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "station.toml"
-        config.write_text(f"[model]\nbatch_size = {self.batch}\n")
+        rate = f"[mqtt]\nrate_per_s = {self.mqtt_rate}\n" if self.mqtt_rate else ""
+        config.write_text(f"[model]\nbatch_size = {self.batch}\n{rate}")
         self.broker = LocalBroker().start()
         self.subscriber = _Subscriber(self.broker)
         self.log_path = self.workdir / "daemon.log"
@@ -126,9 +128,13 @@ class StationBench:
                    "--metrics-port", str(self.metrics_port)]
         with open(self.log_path, "ab") as log_file:
             self.daemon = subprocess.Popen(command, stdout=log_file, stderr=log_file)
-        if not self.subscriber.online.wait(_START_TIMEOUT_S):
-            self.__exit__()
-            raise UserError(f"the station daemon did not come online within {_START_TIMEOUT_S:.0f} s (log: {self.log_path})")
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not self.subscriber.online.wait(0.5):
+            if self.daemon.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                lines = self.log_path.read_text(errors="replace").strip().splitlines() or ["(empty log)"]
+                raise UserError(f"the station daemon did not come online (exit status {self.daemon.returncode}): "
+                                f"{lines[-1]}")
         log.info("event=bench_daemon_online pid=%d precision=%s", self.daemon.pid, self.precision)
         return self
 
@@ -174,11 +180,12 @@ class StationBench:
         return result
 
 
-def station_path(bundle: Path, precision: str, batch: int, frames: list[Path], workdir: Path, steady_frames: int,
-                 steady_interval_s: float, burst_frames: int) -> dict[str, Any]:
+def station_path(bundle: Path, precision: str, batch: int, mqtt_rate: float | None, frames: list[Path], workdir: Path,
+                 steady_frames: int, steady_interval_s: float, burst_frames: int) -> dict[str, Any]:
     """Warm the daemon up, then a steady phase and a burst phase; every figure in one dict."""
-    with StationBench(bundle, precision, batch, frames, workdir) as bench:
+    with StationBench(bundle, precision, batch, mqtt_rate, frames, workdir) as bench:
         bench.phase("warmup", 3, steady_interval_s)
         steady = bench.phase("steady", steady_frames, steady_interval_s)
         burst = bench.phase("burst", burst_frames, 0.0)
-    return {"precision": precision, "daemon_batch_size": batch, "steady": steady, "burst": burst}
+    return {"precision": precision, "daemon_batch_size": batch, "mqtt_rate_per_s": mqtt_rate or "daemon default",
+            "steady": steady, "burst": burst}

@@ -32,7 +32,7 @@ from toybundle import make_toy_bundle  # noqa: E402
 
 log = logging.getLogger("auroral.soak")
 FIELDS = ["elapsed_s", "written", "received_frames", "messages", "duplicates", "classified_twice", "pending",
-          "rss_mb", "open_fds", "spool_depth", "broker_restarts", "daemon_alive"]
+          "rss_mb", "open_fds", "cpu_s", "spool_depth", "broker_restarts", "daemon_alive"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,9 +57,11 @@ def sample(station: Station, feed: FrameFeed, ledger: Ledger, started: float, re
     try:
         rss = int(next(l for l in Path(f"/proc/{pid}/status").read_text().splitlines() if l.startswith("VmRSS:")).split()[1]) / 1024
         fds = len(os.listdir(f"/proc/{pid}/fd"))
+        ticks = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13]  # utime, stime
+        cpu = sum(int(t) for t in ticks) / os.sysconf("SC_CLK_TCK")
         spool = station.spool_depth()
     except (OSError, StopIteration):
-        rss, fds, spool = float("nan"), -1, -1
+        rss, fds, cpu, spool = float("nan"), -1, float("nan"), -1
     return {
         "elapsed_s": round(time.monotonic() - started, 1),
         "written": len(feed.expected),
@@ -70,6 +72,7 @@ def sample(station: Station, feed: FrameFeed, ledger: Ledger, started: float, re
         "pending": len(set(feed.expected) - set(by_frame)),
         "rss_mb": round(rss, 1),
         "open_fds": fds,
+        "cpu_s": round(cpu, 2),
         "spool_depth": spool,
         "broker_restarts": restarts,
         "daemon_alive": int(alive),
@@ -131,6 +134,10 @@ def summarise(rows: list[dict], csv_path: Path, log_path: Path) -> int:
     if rss and fds:
         print(f"  RSS after warm-up {min(rss):.0f}-{max(rss):.0f} MB (first {rss[0]:.0f}, last {rss[-1]:.0f}); "
               f"open fds {min(fds)}-{max(fds)} (first {fds[0]}, last {fds[-1]})")
+    cpu = [r["cpu_s"] for r in rows if r["cpu_s"] == r["cpu_s"]]
+    if len(cpu) > 1 and last["elapsed_s"] > rows[0]["elapsed_s"]:
+        print(f"  daemon CPU {cpu[-1]:.1f} s in {last['elapsed_s']:.0f} s "
+              f"({100 * cpu[-1] / max(last['elapsed_s'], 1):.1f}% of one core)")
     print(f"  daemon alive at the end: {bool(last['daemon_alive'])}; samples: {csv_path}; daemon log: {log_path}")
     return 0 if last["pending"] == 0 and last["classified_twice"] == 0 and last["daemon_alive"] else 1
 

@@ -27,6 +27,7 @@ def test_quick_bench_prints_tables_and_writes_json(tmp_path):
             assert stats["images_per_s"] > 0 and stats["x_floor"] > 0
     assert figures["model"]["pytorch_eager"]["batch1"]["speedup_vs_pytorch"] == 1.0
     assert "ort_cuda_fp32" in figures["model"] or "not available" in figures["unavailable"]["ort_cuda_fp32"]
+    assert figures["model_after_idle"]["ort_cpu_int8"]["gap_s"] >= 0.25
     assert figures["floor"]["model_gflops"] > 0 and figures["floor"]["floor_ms_per_image"] > 0
     station = figures["station"]
     assert station["steady"]["frames"] == 4 and station["burst"]["frames"] == 32
@@ -36,7 +37,8 @@ def test_quick_bench_prints_tables_and_writes_json(tmp_path):
         assert abs(sum(s["share"] for s in shares.values()) - 1.0) < 0.01
         assert shares["infer"]["mean_ms"] > 0 and shares["decode"]["mean_ms"] > 0
     assert set(figures["targets"]) == {"int8_vs_fp32_speedup", "int8_vs_pytorch_speedup",
-                                       "station_p95_over_model_median", "burst_over_model_throughput"}
+                                       "station_p95_over_model_median", "station_p95_over_model_after_idle",
+                                       "burst_over_model_throughput"}
 
 
 def test_bad_option_is_one_line_error():

@@ -181,3 +181,32 @@ def test_frames_moved_in_from_another_folder_are_classified(tmp_path, broker, to
             (outside / name).rename(station.watch / name)
         received = wait_frames(collector, 3)
     assert {f.frame: f.label for f in received} == camera.expected
+
+
+def test_quarantine_inside_a_recursively_watched_folder_is_not_rewatched(tmp_path, broker, toy_bundle):
+    quarantine = tmp_path / "incoming" / "quarantine"
+    config = {"watch": {"recursive": True}, "frames": {"retries": 1, "retry_base_s": 0.1, "quarantine_dir": str(quarantine)}}
+    with Collector(broker, "auroral/#") as collector, \
+            Station(tmp_path, toy_bundle.root, broker.address, config) as station:
+        camera = Camera(station.watch, toy_bundle.manifest.preprocess)
+        (station.watch / "KIR_20261124_230000.jpg").write_bytes(b"not a jpeg")
+        camera.shoot(BREAKUP)
+        collector.wait_for(lambda ms: any(m.topic.endswith("/alerts") for m in ms))
+        wait_frames(collector, 1)
+        marker = connected_client(broker)
+        settle(collector, station, marker)
+        marker.loop_stop()
+        alerts = [m.json() for m in collector.on("alerts")]
+        assert [(a["type"], a["frame"]) for a in alerts] == [("frame_quarantined", "KIR_20261124_230000.jpg")]
+        assert (quarantine / "KIR_20261124_230000.jpg").exists() and station.quarantined() == 1
+
+
+def test_mqtt_3_1_1_works_too(tmp_path, broker, toy_bundle):
+    with Collector(broker, "auroral/#") as collector, \
+            Station(tmp_path, toy_bundle.root, broker.address, {"mqtt": {"protocol": "v311"}}) as station:
+        camera = Camera(station.watch, toy_bundle.manifest.preprocess)
+        for colour in COLOURS[:2]:
+            camera.shoot(colour)
+        received = wait_frames(collector, 2)
+        assert {f.frame: f.label for f in received} == camera.expected
+        assert collector.on("status")[0].json()["state"] == "online"

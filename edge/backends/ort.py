@@ -18,7 +18,7 @@ def session_options(threads: int | None) -> ort.SessionOptions:
     """Options tuned for a small station: full graph optimisation, one inference pool, arena on.
 
     Pool threads do not spin between runs: on a 2-core station the decode and MQTT threads need those
-    cores, and spinning made bursts up to 30 % slower there (docs/PERFORMANCE.md).
+    cores; in A/B runs spinning gave a worse steady p95 and no better bursts (docs/PERFORMANCE.md).
     """
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
