@@ -1,8 +1,10 @@
 """The MQTT side of the station: one thread owns the paho client, keeps the connection, drains the spool.
 
 Each connection attempt uses a fresh paho client (MQTT v5, falling back to 3.1.1 if the broker refuses
-v5), with the retained ``offline`` status as last will. On every CONNACK it publishes ``online`` and
-subscribes to the external alert topics, then sends the spool, at most
+v5), with the retained ``offline`` status as last will; the password file is read for each attempt,
+so a corrected one is used without a restart. On every CONNACK it publishes ``online`` and the latest
+retained messages again (a broker without persistence forgets them when it restarts), subscribes to the
+external alert topics, then sends the spool, at most
 ``inflight`` unacknowledged and ``rate_per_s`` per second; a message leaves the spool only on PUBACK.
 Failures (refused, TLS, timeouts, keepalive loss) are logged with the reason and retried with
 exponential back-off. Sending is rate-limited (``rate_per_s``) so a backlog after an outage does not
@@ -27,6 +29,7 @@ log = logging.getLogger("auroral.mqtt")
 _FLUSH_ON_STOP_S = 5.0
 _BOUNDS_EVERY_S = 60.0
 _FRESH_S = 2.0  # live messages younger than this overtake the backlog
+_POLL_S = 0.002  # a committed message waits at most this long for the pump; idle cost ~1 % of a core (PERFORMANCE.md)
 
 
 def read_password(config: MqttConfig) -> str | None:
@@ -62,7 +65,6 @@ class Publisher:
         self._tokens = 0.0
         self._last_refill = time.monotonic()
         self._status_mid: int | None = None
-        self._password = read_password(config)
         self.thread = threading.Thread(target=self.run, name="mqtt", daemon=True)
 
     # --- connection management -------------------------------------------------------------------
@@ -79,7 +81,7 @@ class Publisher:
         client.connect_timeout = self.config.connect_timeout_s
         client.will_set(self.status_topic, self._status("offline"), qos=1, retain=True)
         if self.config.username:
-            client.username_pw_set(self.config.username, self._password)
+            client.username_pw_set(self.config.username, read_password(self.config))  # re-read: it may be fixed
         if self.config.tls:
             client.tls_set(ca_certs=str(self.config.ca_file) if self.config.ca_file else None,
                            certfile=str(self.config.cert_file) if self.config.cert_file else None,
@@ -124,7 +126,7 @@ class Publisher:
             if self.stop.is_set():
                 self._close(client)
                 return was_connected
-            rc = client.loop(timeout=0.01)
+            rc = client.loop(timeout=_POLL_S)
             was_connected = was_connected or self.connected
             if rc != mqtt.MQTT_ERR_SUCCESS or self._refused:
                 break
@@ -179,6 +181,8 @@ class Publisher:
         log.info("event=mqtt_connected broker=%s:%d spool_depth=%d", self.config.host, self.config.port,
                  self.spool.depth)
         client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
+        for retained_topic, payload in self.spool.retained():  # e.g. `state`, lost if the broker restarted
+            client.publish(retained_topic, payload, qos=1, retain=True)
         for pattern in self.external_topics:
             client.subscribe(pattern, qos=1)
 

@@ -22,6 +22,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
                                   payload BLOB NOT NULL, retain INTEGER NOT NULL, created REAL NOT NULL,
                                   live INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS retained (topic TEXT PRIMARY KEY, payload BLOB NOT NULL);
 """
 
 
@@ -59,10 +60,17 @@ class Spool:
         """
         if retain:
             self._depth -= conn.execute("DELETE FROM spool WHERE topic = ? AND retain = 1", (topic,)).rowcount
+            conn.execute("INSERT OR REPLACE INTO retained VALUES (?, ?)", (topic, payload))
         conn.execute("INSERT INTO spool (topic, payload, retain, created, live) VALUES (?, ?, ?, ?, ?)",
                      (topic, payload, int(retain), time.time(), int(live)))
         self._depth += 1
         self._on_depth(self._depth)
+
+    def retained(self) -> list[tuple[str, bytes]]:
+        """The latest retained message of each topic, to publish again on every (re)connect: a broker
+        without persistence forgets them when it restarts."""
+        with self.db.lock:
+            return [(r[0], bytes(r[1])) for r in self.db.conn.execute("SELECT topic, payload FROM retained")]
 
     def oldest(self, limit: int, skip: set[int]) -> list[Outbound]:
         """The ``limit`` oldest messages whose ids are not in ``skip`` (those in flight)."""

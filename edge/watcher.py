@@ -5,8 +5,9 @@ Only finished files are taken: a close after writing (``FileClosedEvent``) or a 
 "created", so that is taken after ``settle_s`` unless its close event comes first. Hidden and
 temporary names are ignored. A folder that does not exist or cannot be read is reported (log + metric) and retried with back-off; once it can be
 attached, its existing files are rescanned as backlog, so frames that arrived while the daemon was
-down (or the folder unreadable) are classified too. A watched folder that is deleted (a remount, a
-camera recreating it) is attached again the same way.
+down (or the folder unreadable) are classified too. A watched folder that is replaced (deleted and
+recreated, renamed away by a nightly rotation, or mounted over) is attached again the same way: a
+deletion is noticed at once, the others within ``_CHECK_S``.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from .scheduler import Scheduler
 log = logging.getLogger("auroral.watch")
 
 _TEMP_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".swp", "~")
+_CHECK_S = 2.0  # how often each attached folder's identity is checked
 
 
 def is_candidate(path: Path, patterns: list[str]) -> bool:
@@ -59,6 +61,15 @@ class _Events(FileSystemEventHandler):
             self.watcher.lost(path)
 
 
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``folder``, None while it is missing: it changes when the folder is replaced."""
+    try:
+        stat = os.stat(folder)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 class Watcher:
     def __init__(self, dirs: list[Path], patterns: list[str], recursive: bool, scheduler: Scheduler,
                  metrics: StationMetrics, retry_max_s: float, settle_s: float, quarantine: Path,
@@ -75,6 +86,7 @@ class Watcher:
         self.observer = Observer()
         self.handler = _Events(self)
         self.watches: dict[Path, ObservedWatch] = {}
+        self._lost = {folder: threading.Event() for folder in dirs}
 
     def start(self) -> None:
         self.observer.start()
@@ -82,19 +94,8 @@ class Watcher:
             threading.Thread(target=self._attach, args=(folder,), name=f"watch-{folder.name}", daemon=True).start()
 
     def lost(self, folder: Path) -> None:
-        """The watched folder was deleted or unmounted: drop its watch and attach again once it is back."""
-        log.warning("event=watch_folder_lost folder=%s", folder)
-        self.metrics.watch_errors.inc()
-        threading.Thread(target=self._reattach, args=(folder,), name=f"rewatch-{folder.name}", daemon=True).start()
-
-    def _reattach(self, folder: Path) -> None:
-        watch = self.watches.pop(folder, None)
-        if watch is not None:
-            try:
-                self.observer.unschedule(watch)
-            except KeyError:
-                pass  # the emitter already went with the folder
-        self._attach(folder)
+        """The watched folder itself was deleted: its watcher thread attaches it again once it is back."""
+        self._lost[folder].set()
 
     def close(self) -> None:
         self.observer.stop()
@@ -105,21 +106,48 @@ class Watcher:
             self.scheduler.offer(path, live, settle_s)
 
     def _attach(self, folder: Path) -> None:
+        """Keep ``folder`` watched. Its watch goes deaf when the folder is deleted, renamed away (a nightly
+        rotation) or mounted over, so then it is attached again, with a rescan that picks up what was
+        written meanwhile."""
+        lost = self._lost[folder]
+        while not self.stop.is_set():
+            lost.clear()  # a deletion reported by the previous watch is dealt with by attaching afresh
+            identity = self._attach_once(folder)
+            while not self.stop.is_set():
+                # a delete event says so at once; a rename away or a mount over only shows in the identity
+                # (and a folder recreated at once may get its old inode number back, hence both)
+                if lost.wait(_CHECK_S) or _identity(folder) != identity:
+                    log.warning("event=watch_folder_lost folder=%s action=reattach", folder)
+                    self.metrics.watch_errors.inc()
+                    self._unschedule(folder)
+                    break
+
+    def _attach_once(self, folder: Path) -> tuple[int, int] | None:
         """Watch ``folder`` and rescan it; retry with back-off while it is missing or unreadable."""
         delay = 0.5
         while not self.stop.is_set():
             try:
+                identity = _identity(folder)
                 os.listdir(folder)  # fails early and clearly for a missing or unreadable folder
                 self.watches[folder] = self.observer.schedule(self.handler, str(folder), recursive=self.recursive)
                 count = self._rescan(folder)
                 log.info("event=watching folder=%s backlog=%d", folder, count)
-                return
+                return identity
             except OSError as exc:
                 self.metrics.watch_errors.inc()
                 log.error("event=watch_folder_error folder=%s error=%r retry_in_s=%.1f",
                           folder, exc.strerror or str(exc), delay)
                 self.stop.wait(delay)
                 delay = min(delay * 2, self.retry_max_s)
+        return None
+
+    def _unschedule(self, folder: Path) -> None:
+        watch = self.watches.pop(folder, None)
+        if watch is not None:
+            try:
+                self.observer.unschedule(watch)
+            except KeyError:
+                pass  # the emitter already ended with the folder
 
     def _rescan(self, folder: Path) -> int:
         count = 0

@@ -140,3 +140,16 @@ def test_spool_bound_drops_oldest_and_says_so(tmp_path, toy_bundle):
             dropped = [int(line.split("count=")[1].split()[0]) for line in station.log().splitlines()
                        if "event=spool_dropped reason=overflow" in line]
             assert sum(dropped) == 51
+
+
+def test_retained_messages_restored_after_broker_restart_without_persistence(tmp_path, broker, toy_bundle):
+    """A broker without persistence forgets retained messages on restart; the daemon restores them on reconnect."""
+    feed = FrameFeed(tmp_path / "station" / "incoming", toy_bundle.manifest.preprocess)
+    with Collector(broker, "auroral/#") as collector, \
+            Station(tmp_path / "station", toy_bundle.root, broker.address, FAST_RECONNECT) as station:
+        ledger = Ledger(collector)
+        feed.write(3, colour=(0, 255, 0))  # arcs
+        ledger.wait_for_frames(feed.expected)
+        broker.restart()  # the fixture's broker keeps nothing across a restart
+        station.wait_until(lambda: station.log().count("event=mqtt_connected") >= 2, what="reconnected")
+        assert retained_state(broker)["label"] == "arcs", "a new subscriber must learn the sky at once"

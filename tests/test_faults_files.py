@@ -170,3 +170,21 @@ def test_watch_folder_removed_and_recreated(tmp_path, broker, toy_bundle):
         ledger.wait_for_frames(feed.expected)
         ledger.assert_exactly_once(feed.expected)
         assert station.alive
+
+
+def test_watch_folder_rotated_away_and_recreated(tmp_path, broker, toy_bundle):
+    """A nightly rotation renames the folder away and creates a fresh one (or a disk is mounted over it):
+    the old watch follows the old folder, so the daemon must notice and attach to the new one."""
+    feed = FrameFeed(tmp_path / "station" / "incoming", toy_bundle.manifest.preprocess)
+    with Collector(broker, "auroral/#") as collector, \
+            Station(tmp_path / "station", toy_bundle.root, broker.address, station_config(tmp_path, QUICK_RETRY)) as station:
+        ledger = Ledger(collector)
+        station.wait_watching()
+        feed.write(2)
+        ledger.wait_for_frames(feed.expected)
+        feed.folder.rename(tmp_path / "station" / "night-1")
+        feed.folder.mkdir()
+        feed.write(3)
+        ledger.wait_for_frames(feed.expected)
+        ledger.assert_exactly_once(feed.expected)
+        assert station.alive

@@ -120,3 +120,18 @@ def test_secure_broker_refuses_anonymous_plaintext_and_wrong_password(secure_bro
     assert connack(anonymous) == 0x87  # not authorized
     assert connack(secure_broker.secure(new(), "station", "wrong")) == 0x87  # mosquitto 2.0 answers "not authorized"
     assert connack(secure_broker.secure(new(), "station", USERS["station"])) == 0
+
+
+def test_corrected_password_file_is_used_without_restart(tmp_path, secure_broker, toy_bundle):
+    """The operator fixes the password file: the next connection attempt uses it, and the spool drains."""
+    secrets = tmp_path / "secrets"
+    config = secure_broker.station_config(secrets, password="typo")
+    with secure_broker.collector("auroral/#") as collector, \
+            Station(tmp_path / "station", toy_bundle.root, secure_broker.address, config) as station:
+        ledger = Ledger(collector)
+        feed = FrameFeed(station.watch, toy_bundle.manifest.preprocess)
+        feed.write(2)
+        station.wait_until(lambda: len(REFUSED.findall(station.log())) >= 2, what="refusals logged")
+        (secrets / "mqtt-password").write_text(USERS["station"] + "\n")
+        ledger.wait_for_frames(feed.expected)
+        ledger.assert_exactly_once(feed.expected)
