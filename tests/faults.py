@@ -130,12 +130,6 @@ def settle(collector, station: "Station", client) -> None:
     collector.wait_for(lambda ms: sum(m.topic == MARKER_TOPIC for m in ms) > before)
 
 
-# `auroral run` through the real CLI entry point (logging set-up, UserError handling), with only the
-# `run` subcommand registered, so a fault test never fails because an unrelated subcommand cannot import.
-LAUNCH = ("import sys; from auroral.edge import cli; "
-          "cli.COMMAND_MODULES = ('auroral.edge.run_cli',); sys.exit(cli.main(sys.argv[1:]))")
-
-
 class Station:
     """The daemon under test: ``auroral run`` in a subprocess with its own watch and state dirs."""
 
@@ -157,7 +151,7 @@ class Station:
         self.starts = 0
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-c", LAUNCH, "--log-level", "DEBUG", "run",
+        command = [sys.executable, "-m", "auroral.edge.cli", "--log-level", "DEBUG", "run",
                    "--watch", str(self.watch), "--bundle", str(self.bundle_dir), "--broker", self.broker_address,
                    "--station", self.station, "--state-dir", str(self.state), "--metrics-port", str(self.metrics_port)]
         if self.config:

@@ -91,7 +91,7 @@ def test_unreadable_images_listed_together(tmp_path):
 
 
 @pytest.mark.parametrize("breakage", ["unknown", "missing", "unreadable", "duplicate", "few"])
-def test_cli_bad_data_set_exit_2(tmp_path, monkeypatch, capsys, breakage):
+def test_cli_bad_data_set_exit_2(tmp_path, capsys, breakage):
     root = make_folder_dataset(tmp_path / "data", per_class=5)
     first = sorted((root / "arcs").glob("*.png"))[0]
     if breakage == "unknown":
@@ -108,7 +108,7 @@ def test_cli_bad_data_set_exit_2(tmp_path, monkeypatch, capsys, breakage):
         source = tmp_path / "list.csv"
         source.write_text("path,label\n" + "".join(f"{f},{f.parent.name}\n" for f in files) + "gone.png,arcs\n")
     code = run_cli(["--log-level", "WARNING", "train", "--data", str(source), "--model", "knn", "--image-size", "32",
-                    "--out", str(tmp_path / "run")], monkeypatch)
+                    "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert code == 2
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -7,19 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
 from auroral.edge import cli
 
 SIZE = 32
-MODULES = ("auroral.edge.synth", "auroral.train.cli", "auroral.export.cli")
 
 
 def auroral(*argv: str | Path) -> int:
     """Run ``auroral ARGV`` in-process; returns the exit status."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "COMMAND_MODULES", MODULES)
-        return cli.main(["--log-level", "WARNING", *map(str, argv)])
+    return cli.main(["--log-level", "WARNING", *map(str, argv)])
 
 
 def make_runs(root: Path) -> dict[str, Path]:

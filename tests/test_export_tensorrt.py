@@ -44,8 +44,7 @@ def test_backend_says_tensorrt_is_not_installed(toy_bundle, without_tensorrt):
         TensorRTBackend(toy_bundle, "fp32")
 
 
-def test_export_tensorrt_says_so_clearly(toy_bundle, without_tensorrt, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("auroral.export.cli",))
+def test_export_tensorrt_says_so_clearly(toy_bundle, without_tensorrt, capsys):
     assert cli.main(["export", "--tensorrt", "--verify", str(toy_bundle.root)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("auroral export: error: TensorRT is not installed here") and err.count("\n") == 1

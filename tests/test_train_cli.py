@@ -18,12 +18,12 @@ from auroral.train.runs import load_run
 METRIC_KEYS = {"per_class", "macro", "weighted", "accuracy", "confusion", "classes", "split"}
 
 
-def _train(monkeypatch, *args: str) -> int:
-    return run_cli(["--log-level", "WARNING", "train", *args], monkeypatch)
+def _train(*args: str) -> int:
+    return run_cli(["--log-level", "WARNING", "train", *args])
 
 
-def _cnn(monkeypatch, data, out, *extra: str) -> int:
-    return _train(monkeypatch, "--data", str(data), "--out", str(out), "--model", "resnet18", "--image-size", "32",
+def _cnn(data, out, *extra: str) -> int:
+    return _train("--data", str(data), "--out", str(out), "--model", "resnet18", "--image-size", "32",
                   "--batch-size", "16", "--seed", "1", *extra)
 
 
@@ -37,8 +37,7 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cnn_run(data, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "cnn"
-    with pytest.MonkeyPatch.context() as mp:
-        assert _cnn(mp, data, out, "--epochs", "1") == 0
+    assert _cnn(data, out, "--epochs", "1") == 0
     return out
 
 
@@ -64,32 +63,32 @@ def test_load_run_cnn_round_trip(cnn_run):
     assert run.embedding_model()(torch.from_numpy(batch)).shape == (3, 512)
 
 
-def test_resume_continues_from_checkpoint(data, cnn_run, tmp_path, monkeypatch):
+def test_resume_continues_from_checkpoint(data, cnn_run, tmp_path):
     resumed, straight = tmp_path / "resumed", tmp_path / "straight"
-    assert _cnn(monkeypatch, data, resumed, "--epochs", "1", "--schedule", "none") == 0
+    assert _cnn(data, resumed, "--epochs", "1", "--schedule", "none") == 0
     first = json.loads((resumed / "history.json").read_text())
     split_before = (resumed / "split.json").read_text()
-    assert _train(monkeypatch, "--out", str(resumed), "--resume", "--epochs", "2") == 0
+    assert _train("--out", str(resumed), "--resume", "--epochs", "2") == 0
     history = json.loads((resumed / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2] and history[0] == first[0]
     assert torch.load(resumed / "checkpoint.pt", weights_only=True)["state"]["epoch"] == 2
     assert (resumed / "split.json").read_text() == split_before
     # the same two epochs without interruption give the same losses: resume restored everything
-    assert _cnn(monkeypatch, data, straight, "--epochs", "2", "--schedule", "none") == 0
+    assert _cnn(data, straight, "--epochs", "2", "--schedule", "none") == 0
     uninterrupted = json.loads((straight / "history.json").read_text())
     assert history[1]["train_loss"] == pytest.approx(uninterrupted[1]["train_loss"], rel=1e-4)
 
 
-def test_existing_run_needs_resume(data, cnn_run, monkeypatch, capsys):
-    assert _cnn(monkeypatch, data, cnn_run, "--epochs", "1") == 2
+def test_existing_run_needs_resume(data, cnn_run, capsys):
+    assert _cnn(data, cnn_run, "--epochs", "1") == 2
     assert "--resume" in capsys.readouterr().err
 
 
-def test_baselines_reuse_split_and_round_trip(data, cnn_run, tmp_path, monkeypatch):
+def test_baselines_reuse_split_and_round_trip(data, cnn_run, tmp_path):
     svm, knn = tmp_path / "svm", tmp_path / "knn"
-    assert _train(monkeypatch, "--data", str(data), "--model", "svm", "--features", "pixels", "--image-size", "32",
+    assert _train("--data", str(data), "--model", "svm", "--features", "pixels", "--image-size", "32",
                   "--pixel-pool", "8", "--split-file", str(cnn_run / "split.json"), "--out", str(svm)) == 0
-    assert _train(monkeypatch, "--data", str(data), "--model", "knn", "--features", f"cnn:{cnn_run}",
+    assert _train("--data", str(data), "--model", "knn", "--features", f"cnn:{cnn_run}",
                   "--out", str(knn)) == 0
     assert json.loads((svm / "split.json").read_text()) == json.loads((cnn_run / "split.json").read_text())
     batch = np.random.default_rng(1).normal(size=(4, 3, 32, 32)).astype(np.float32)
@@ -107,28 +106,28 @@ def test_baselines_reuse_split_and_round_trip(data, cnn_run, tmp_path, monkeypat
         assert set(json.loads((r / "metrics.json").read_text())) == METRIC_KEYS
 
 
-def test_evaluate_and_compare(data, cnn_run, tmp_path, monkeypatch, capsys):
+def test_evaluate_and_compare(data, cnn_run, tmp_path, capsys):
     copy = tmp_path / "again"
     shutil.copytree(cnn_run, copy)
     (copy / "metrics.json").unlink()
     assert run_cli(["--log-level", "WARNING", "evaluate", "--compare", str(cnn_run),
-                    str(copy)], monkeypatch) == 2
+                    str(copy)]) == 2
     assert "no metrics.json" in capsys.readouterr().err
-    assert run_cli(["--log-level", "WARNING", "evaluate", str(copy)], monkeypatch) == 0
+    assert run_cli(["--log-level", "WARNING", "evaluate", str(copy)]) == 0
     assert json.loads((copy / "metrics.json").read_text()) == json.loads((cnn_run / "metrics.json").read_text())
     capsys.readouterr()
-    assert run_cli(["--log-level", "WARNING", "evaluate", "--compare", str(cnn_run), str(copy)], monkeypatch) == 0
+    assert run_cli(["--log-level", "WARNING", "evaluate", "--compare", str(cnn_run), str(copy)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0] == "| metric | resnet18 (cnn) | resnet18 (again) |"
     assert any(line.startswith("| macro F1 |") for line in table)
-    assert run_cli(["--log-level", "WARNING", "evaluate", str(copy), "--data", str(data)], monkeypatch) == 0
+    assert run_cli(["--log-level", "WARNING", "evaluate", str(copy), "--data", str(data)]) == 0
     external = json.loads((copy / f"eval-{data.name}" / "metrics.json").read_text())
     assert external["split"]["kind"] == "external" and external["macro"]["support"] == 42
 
 
-def test_night_split_from_file_names(tmp_path, monkeypatch):
+def test_night_split_from_file_names(tmp_path):
     data = make_folder_dataset(tmp_path / "data", per_class=6)  # one night per image index
-    assert _train(monkeypatch, "--data", str(data), "--model", "knn", "--image-size", "32", "--pixel-pool", "4",
+    assert _train("--data", str(data), "--model", "knn", "--image-size", "32", "--pixel-pool", "4",
                   "--split", "night", "--out", str(tmp_path / "run")) == 0
     split = json.loads((tmp_path / "run" / "split.json").read_text())
     assert split["kind"] == "night"
@@ -137,13 +136,13 @@ def test_night_split_from_file_names(tmp_path, monkeypatch):
     assert not (nights["val"] & nights["test"])
 
 
-def test_given_layout_keeps_test_set(tmp_path, monkeypatch):
+def test_given_layout_keeps_test_set(tmp_path):
     rng = np.random.default_rng(5)
     for part, count in (("TrainingImages", 5), ("TestImages", 2)):
         for k, name in enumerate(ALPHABETICAL):
             for n in range(count):
                 write_image(tmp_path / "d" / part / f"i{n}_class_{k}.png", make_image(name, rng))
-    assert _train(monkeypatch, "--data", str(tmp_path / "d"), "--model", "knn", "--image-size", "32",
+    assert _train("--data", str(tmp_path / "d"), "--model", "knn", "--image-size", "32",
                   "--pixel-pool", "4", "--class-order", "alphabetical", "--out", str(tmp_path / "run")) == 0
     split = json.loads((tmp_path / "run" / "split.json").read_text())
     assert split["kind"] == "given"
@@ -162,14 +161,14 @@ def test_ddp_path_under_torchrun_env(data, tmp_path, monkeypatch, capsys):
                        "MASTER_PORT": str(_free_port())}.items():
         monkeypatch.setenv(key, value)
     assert run_cli(["train", "--data", str(data), "--out", str(tmp_path / "ddp"), "--model", "resnet18",
-                    "--image-size", "32", "--batch-size", "16", "--epochs", "1"], monkeypatch) == 0
+                    "--image-size", "32", "--batch-size", "16", "--epochs", "1"]) == 0
     assert "event=ddp_init rank=0 world_size=1 device=cpu backend=gloo" in capsys.readouterr().err
     assert not torch.distributed.is_initialized()
     assert (tmp_path / "ddp" / "best.pt").is_file() and (tmp_path / "ddp" / "metrics.json").is_file()
 
 
-def test_early_stopping_on_val_macro_f1(data, tmp_path, monkeypatch):
-    assert _cnn(monkeypatch, data, tmp_path / "run", "--epochs", "5", "--patience", "1", "--lr", "0.02") == 0
+def test_early_stopping_on_val_macro_f1(data, tmp_path):
+    assert _cnn(data, tmp_path / "run", "--epochs", "5", "--patience", "1", "--lr", "0.02") == 0
     scores = [h["val_macro_f1"] for h in json.loads((tmp_path / "run" / "history.json").read_text())]
     # training stops right after the first epoch that does not beat the best so far
     first_miss = next((i for i in range(1, len(scores)) if scores[i] <= max(scores[:i])), None)

@@ -47,9 +47,8 @@ def test_images_are_decodable_and_distinct(tmp_path):
     assert len({i.tobytes() for i in images}) == len(images)
 
 
-def run_cli(argv: list[str], monkeypatch) -> int:
-    """The real ``auroral`` entry point restricted to the train/evaluate commands (exit code returned)."""
+def run_cli(argv: list[str]) -> int:
+    """The real ``auroral`` entry point, in-process (exit code returned)."""
     import auroral.edge.cli as cli
 
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("auroral.train.cli",))
     return cli.main(argv)
