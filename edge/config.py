@@ -122,7 +122,8 @@ class AuroraConfig(_Section):
 class ExternalConfig(_Section):
     topics: list[str] = Field([], description="alert topics of other stations, e.g. auroral/+/alerts")
     arm_types: list[str] = ["breakup_onset"]
-    min_confidence: float = Field(0.8, ge=0.0, le=1.0)
+    min_confidence: float = Field(0.8, ge=0.0, le=1.0, description="alerts without a confidence never arm")
+    max_age_s: float = Field(300, gt=0, description="alerts whose `at` is older (or this far ahead) never arm")
     max_bytes: int = Field(4096, ge=64, description="larger payloads are dropped unread")
 
 

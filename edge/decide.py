@@ -68,11 +68,17 @@ class Decider:
         return events
 
     def external_alert(self, station: str, alert_type: str, frame: str | None, confidence: float | None,
-                       now: datetime) -> list[Event]:
-        """A valid alert from another station: arms capture when the rules say so."""
+                       at: datetime, now: datetime) -> list[Event]:
+        """A valid alert from another station: arms capture when the rules say so.
+
+        Only a recent alert of an arming type with a stated confidence above the threshold arms: a
+        replayed old alert, or one that does not say how sure it is, must not start a capture.
+        """
         if alert_type not in self.external.arm_types:
             return []
-        if confidence is not None and confidence < self.external.min_confidence:
+        if confidence is None or confidence < self.external.min_confidence:
+            return []
+        if abs((now - at).total_seconds()) > self.external.max_age_s:
             return []
         if not self._may_trigger(now):
             return []

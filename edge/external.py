@@ -42,7 +42,8 @@ class ExternalAlerts:
             return
         self.metrics.external.labels(alert.type).inc()
         with self.decide_lock:  # held while acting, so the decision and its spooled messages stay in step
-            events = self.decider.external_alert(source, alert.type, alert.frame, alert.confidence, utc_now())
+            events = self.decider.external_alert(source, alert.type, alert.frame, alert.confidence, alert.at,
+                                                  utc_now())
             if events:
                 self.act(events)
 

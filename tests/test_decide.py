@@ -71,10 +71,14 @@ def test_aurora_on_and_off_need_consecutive_agreeing_frames():
 
 def test_external_alert_arms_capture_by_rule_and_respects_cooldown():
     d = decider()
-    assert d.external_alert("tromso", "aurora_on", None, 0.99, T0) == []
-    assert d.external_alert("tromso", "breakup_onset", "x.jpg", 0.5, T0) == []
-    armed = d.external_alert("tromso", "breakup_onset", "x.jpg", 0.9, T0)
+    assert d.external_alert("tromso", "aurora_on", None, 0.99, T0, T0) == []
+    assert d.external_alert("tromso", "breakup_onset", "x.jpg", 0.5, T0, T0) == []
+    assert d.external_alert("tromso", "breakup_onset", "x.jpg", None, T0, T0) == []  # no confidence: never arms
+    assert d.external_alert("tromso", "breakup_onset", "x.jpg", 0.9, T0 - timedelta(hours=1), T0) == []  # stale
+    assert d.external_alert("tromso", "breakup_onset", "x.jpg", 0.9, T0 + timedelta(hours=1), T0) == []  # future
+    armed = d.external_alert("tromso", "breakup_onset", "x.jpg", 0.9, T0 - timedelta(seconds=20), T0)
     assert [type(e) for e in armed] == [Alert, Trigger] and armed[1].reason == "external:tromso:breakup_onset"
     assert not armed[1].run_command
-    assert d.external_alert("abisko", "breakup_onset", "y.jpg", 0.9, T0 + timedelta(seconds=60)) == []
+    later = T0 + timedelta(seconds=60)
+    assert d.external_alert("abisko", "breakup_onset", "y.jpg", 0.9, later, later) == []
     assert triggers(run(d, ["breakup", "breakup"], start=T0 + timedelta(seconds=120))) == []
