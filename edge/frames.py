@@ -6,6 +6,7 @@ than a full decode followed by a resize.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import cv2
@@ -14,6 +15,8 @@ from PIL import Image
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png", ".fits", ".fit", ".fts")
 _JPEG = (".jpg", ".jpeg")
+#: frames above this many pixels are refused rather than decoded (a 20000×20000 PNG would need 1.2 GB)
+MAX_PIXELS = 200_000_000
 _REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2))
 
 
@@ -25,15 +28,20 @@ def is_frame(path: Path) -> bool:
     return path.suffix.lower() in FRAME_SUFFIXES and not path.name.startswith(".")
 
 
-def _reduced_flag(data: bytes, min_side: int | None) -> int:
-    if not min_side:
-        return cv2.IMREAD_COLOR
+def _header_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the file header alone, refusing frames too large to decode safely."""
     try:
-        import io
-
         width, height = Image.open(io.BytesIO(data)).size  # parses the header only
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types for a bad header
-        raise FrameError(f"not a readable JPEG header ({exc})") from exc
+        raise FrameError(f"not a readable image header ({exc})") from exc
+    if width * height > MAX_PIXELS:
+        raise FrameError(f"{width}×{height} pixels is more than the {MAX_PIXELS:,} a frame may have")
+    return width, height
+
+
+def _reduced_flag(width: int, height: int, min_side: int | None) -> int:
+    if not min_side:
+        return cv2.IMREAD_COLOR
     for factor, flag in _REDUCED:
         if min(width, height) // factor >= min_side:
             return flag
@@ -46,8 +54,9 @@ def _decode_raster(path: Path, data: bytes, min_side: int | None) -> np.ndarray:
         raise FrameError("truncated JPEG (no end-of-image marker): still being written or cut short")
     if path.suffix.lower() == ".png" and b"IEND" not in data[-16:]:
         raise FrameError("truncated PNG (no IEND chunk): still being written or cut short")
+    width, height = _header_size(data)
     buffer = np.frombuffer(data, np.uint8)
-    flag = _reduced_flag(data, min_side) if is_jpeg else cv2.IMREAD_UNCHANGED
+    flag = _reduced_flag(width, height, min_side) if is_jpeg else cv2.IMREAD_UNCHANGED
     image = cv2.imdecode(buffer, flag)
     if image is None:
         raise FrameError("not a decodable image")

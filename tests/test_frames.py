@@ -71,3 +71,15 @@ def test_fits_frames_are_read(tmp_path):
 def test_is_frame_ignores_hidden_and_other_suffixes(tmp_path):
     assert is_frame(tmp_path / "a.JPG") and is_frame(tmp_path / "b.fits")
     assert not is_frame(tmp_path / ".a.jpg") and not is_frame(tmp_path / "a.txt")
+
+
+def test_frames_over_the_pixel_limit_are_refused_before_decoding(tmp_path, monkeypatch):
+    import auroral.edge.frames as frames
+
+    path = tmp_path / "big.png"
+    cv2.imwrite(str(path), np.zeros((100, 120), np.uint8))
+    monkeypatch.setattr(frames, "MAX_PIXELS", 100 * 119)
+    with pytest.raises(FrameError, match="120×100 pixels is more than"):
+        read_frame(path)
+    monkeypatch.setattr(frames, "MAX_PIXELS", 100 * 120)
+    assert read_frame(path).shape == (100, 120)
