@@ -7,8 +7,8 @@ retained messages again (a broker without persistence forgets them when it resta
 external alert topics, then sends the spool, at most
 ``inflight`` unacknowledged and ``rate_per_s`` per second; a message leaves the spool only on PUBACK.
 Failures (refused, TLS, timeouts, keepalive loss) are logged with the reason and retried with
-exponential back-off. Sending is rate-limited (``rate_per_s``) so a backlog after an outage does not
-overflow the broker's queues; fresh messages about live frames go before the backlog. A clean stop flushes the spool briefly and publishes ``stopped``.
+exponential back-off. The backlog is rate-limited (``rate_per_s``) so replaying it after an outage does
+not overflow the broker's queues; fresh messages about live frames go first and are not paced. A clean stop flushes the spool briefly and publishes ``stopped``.
 """
 from __future__ import annotations
 
@@ -215,16 +215,18 @@ class Publisher:
         rate = self.config.rate_per_s
         self._tokens = min(max(rate / 10, 1.0), self._tokens + (now - self._last_refill) * rate)
         self._last_refill = now
-        room = min(self.config.inflight - len(self._inflight), int(self._tokens))
+        room = self.config.inflight - len(self._inflight)
         if room <= 0:
             return
         in_flight = set(self._inflight.values())
+        # Live frames are produced no faster than the model classifies them, so only the in-flight window
+        # bounds them; the token bucket paces the backlog that piles up during an outage.
         fresh = self.spool.fresh_live(_FRESH_S, room, in_flight)
         in_flight.update(m.id for m in fresh)
-        batch = fresh + self.spool.oldest(room - len(fresh), in_flight)
-        for message in batch:
+        backlog = self.spool.oldest(max(0, min(room - len(fresh), int(self._tokens))), in_flight)
+        for message, paced in [(m, False) for m in fresh] + [(m, True) for m in backlog]:
             info = client.publish(message.topic, message.payload, qos=1, retain=message.retain)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 break
             self._inflight[info.mid] = message.id
-            self._tokens -= 1
+            self._tokens -= paced
