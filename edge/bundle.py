@@ -90,6 +90,15 @@ class Bundle:
             raise BundleError(f"bundle {self.root} has no {precision} model (it has: {have})")
         return self.root / self.manifest.variants[precision]
 
+    def choose_precision(self, max_accuracy_drop: float = 0.005) -> str:
+        """int8 when export measured its validation accuracy within ``max_accuracy_drop`` of fp32, else fp32."""
+        validation = self.manifest.metrics.get("export_validation", {})
+        fp32, int8 = validation.get("fp32", {}), validation.get("int8", {})
+        if "int8" in self.manifest.variants and "accuracy" in fp32 and "accuracy" in int8:
+            if fp32["accuracy"] - int8["accuracy"] <= max_accuracy_drop:
+                return "int8"
+        return "fp32"
+
     def sha256(self, precision: str = "fp32") -> str:
         return self.manifest.files[self.manifest.variants[precision]].sha256
 

@@ -20,12 +20,16 @@ class Prediction:
 
 
 class Classifier:
-    """A loaded bundle with its preprocessing and one inference backend."""
+    """A loaded bundle with its preprocessing and one inference backend.
+
+    ``precision="auto"`` runs int8 where the bundle's export showed it costs under 0.5 pp of validation
+    accuracy, else fp32.
+    """
 
     def __init__(self, bundle: Bundle | str | Path, backend: str = "ort-cpu", precision: str = "fp32",
                  threads: int | None = None):
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-        self.precision = precision
+        self.precision = precision = self.bundle.choose_precision() if precision == "auto" else precision
         self.preprocessor = Preprocessor(self.bundle.manifest.preprocess)
         self.backend = create_backend(self.bundle, backend, precision, threads)
         self.classes = list(self.bundle.classes)

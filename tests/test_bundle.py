@@ -4,7 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
-from auroral.edge.bundle import BundleError, load_bundle
+from auroral.edge.bundle import BundleError, FileEntry, load_bundle, sha256_file
 from auroral.edge.classes import CLASSES
 from auroral.edge.classifier import Classifier
 from toybundle import expected_label, expected_probabilities
@@ -72,3 +72,24 @@ def test_missing_bundle_and_missing_file(tmp_path, bundle_copy):
 def test_unknown_precision_is_a_clear_error(toy_bundle):
     with pytest.raises(BundleError, match="has no int8 model"):
         Classifier(toy_bundle, precision="int8")
+
+
+def test_auto_precision_takes_int8_only_within_half_a_point(bundle_copy):
+    manifest_path = bundle_copy / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    shutil.copyfile(bundle_copy / "model.onnx", bundle_copy / "model.int8.onnx")  # stands in for a quantised model
+    manifest["variants"]["int8"] = "model.int8.onnx"
+    int8 = bundle_copy / "model.int8.onnx"
+    manifest["files"][int8.name] = FileEntry(sha256=sha256_file(int8), bytes=int8.stat().st_size).model_dump()
+
+    def choose(fp32_accuracy, int8_accuracy):
+        manifest["metrics"] = {"export_validation": {"fp32": {"accuracy": fp32_accuracy}, "int8": {"accuracy": int8_accuracy}}}
+        manifest_path.write_text(json.dumps(manifest))
+        return Classifier(bundle_copy, precision="auto").precision
+
+    assert choose(0.900, 0.896) == "int8"
+    assert choose(0.900, 0.890) == "fp32"
+
+
+def test_auto_precision_without_int8_is_fp32(toy_bundle):
+    assert Classifier(toy_bundle, precision="auto").precision == "fp32"
