@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"auroral {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a path the user gave that is a file, missing, read-only, on a full disk...
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"auroral {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         logging.getLogger("auroral").info("event=interrupted")
         return 130

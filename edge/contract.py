@@ -1,7 +1,7 @@
 """The MQTT message contract (../shared/ARCHITECTURE.md): topics and payload schemas.
 
-The daemon builds its payloads from these models and ``auroral listen`` and the tests validate what
-arrives with them, so the contract lives in exactly one place.
+The daemon builds its payloads from these models and the tests validate what arrives with them
+(``SCHEMAS``), so the contract lives in exactly one place.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-TOPICS = ("status", "frames", "alerts", "state", "capture/trigger")
-RETAINED = {"status", "state"}
+#: topics whose last message the broker keeps for new subscribers
+RETAINED = frozenset({"status", "state"})
 
 
 def topic(prefix: str, station: str, name: str) -> str:

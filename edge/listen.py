@@ -75,7 +75,16 @@ def run(args: argparse.Namespace) -> int:
             client.disconnect()
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.on_connect = lambda c, u, f, rc, p: c.subscribe(pattern, qos=1)
+    refused: list[str] = []
+
+    def on_connect(client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            refused.append(str(reason_code))
+            client.disconnect()
+        else:
+            client.subscribe(pattern, qos=1)
+
+    client.on_connect = on_connect
     client.on_message = on_message
     try:
         client.connect(broker["host"], broker.get("port", 1883))
@@ -83,4 +92,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"cannot reach the broker at {args.broker}: {exc.strerror or exc}") from exc
     print(f"listening on {pattern} at {args.broker}", file=sys.stderr, flush=True)
     client.loop_forever()
+    if refused:
+        raise UserError(f"the broker at {args.broker} refused the connection: {refused[0]}")
     return 0

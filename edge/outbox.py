@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from .config import TriggerConfig
-from .contract import AlertMessage, TriggerMessage, _Message, topic
+from .contract import RETAINED, AlertMessage, TriggerMessage, _Message, topic
 from .decide import Alert, Event, Trigger
 from .metrics import StationMetrics
 from .spool import Spool
@@ -31,9 +31,9 @@ class Outbox:
         self.trigger = trigger
         self.wake = wake
 
-    def put(self, conn: sqlite3.Connection, name: str, message: _Message, retain: bool = False,
-            live: bool = True) -> None:
-        self.spool.put(conn, topic(self.prefix, self.station, name), message.to_json(), retain, live)
+    def put(self, conn: sqlite3.Connection, name: str, message: _Message, live: bool = True) -> None:
+        """Spool one message for ``auroral/<station>/<name>``, retained where the contract says so."""
+        self.spool.put(conn, topic(self.prefix, self.station, name), message.to_json(), name in RETAINED, live)
 
     def put_events(self, conn: sqlite3.Connection, events: Sequence[Event], at: datetime, live: bool = True) -> None:
         for event in events:

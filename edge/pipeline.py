@@ -210,7 +210,7 @@ class Pipeline:
                 if prediction.label != self.sky.get("label"):
                     self.sky = {"label": prediction.label, "since": now.isoformat()}
                     self.outbox.put(conn, "state", StateMessage(label=prediction.label, since=now, frame=name,
-                                                                confidence=confidence), retain=True, live=item.live)
+                                                                confidence=confidence), live=item.live)
                 self.outbox.put(conn, "frames", message, live=item.live)
                 found = self.decider.observe(name, prediction.label, confidence, now)
                 self.outbox.put_events(conn, found, now, live=item.live)

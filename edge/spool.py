@@ -74,16 +74,17 @@ class Spool:
 
     def oldest(self, limit: int, skip: set[int]) -> list[Outbound]:
         """The ``limit`` oldest messages whose ids are not in ``skip`` (those in flight)."""
-        return self._select("1", (), "id", limit, skip)
+        return self._select("1", (), limit, skip)
 
     def fresh_live(self, younger_than_s: float, limit: int, skip: set[int]) -> list[Outbound]:
         """Messages about live frames spooled in the last ``younger_than_s`` seconds, oldest first."""
-        return self._select("live = 1 AND created > ?", (time.time() - younger_than_s,), "id", limit, skip)
+        return self._select("live = 1 AND created > ?", (time.time() - younger_than_s,), limit, skip)
 
-    def _select(self, where: str, params: tuple, order: str, limit: int, skip: set[int]) -> list[Outbound]:
+    def _select(self, where: str, params: tuple, limit: int, skip: set[int]) -> list[Outbound]:
+        """Up to ``limit`` messages matching ``where``, oldest first, leaving out the ids in ``skip``."""
         with self.db.lock:
             rows = self.db.conn.execute(
-                f"SELECT id, topic, payload, retain FROM spool WHERE {where} ORDER BY {order} LIMIT ?",
+                f"SELECT id, topic, payload, retain FROM spool WHERE {where} ORDER BY id LIMIT ?",
                 (*params, limit + len(skip))).fetchall()
         return [Outbound(r[0], r[1], bytes(r[2]), bool(r[3])) for r in rows if r[0] not in skip][:limit]
 

@@ -120,7 +120,11 @@ class StationBench:
         rate = f"[mqtt]\nrate_per_s = {self.mqtt_rate}\n" if self.mqtt_rate else ""
         config.write_text(f"[model]\nbatch_size = {self.batch}\n{rate}")
         self.broker = LocalBroker().start()
-        self.subscriber = _Subscriber(self.broker)
+        try:
+            self.subscriber = _Subscriber(self.broker)
+        except BaseException:
+            self.broker.__exit__()  # never leave a private mosquitto running
+            raise
         self.log_path = self.workdir / "daemon.log"
         command = [sys.executable, "-m", "auroral.edge.cli", "--log-level", "WARNING", "run", "--config", str(config),
                    "--watch", str(self.watch), "--bundle", str(self.bundle), "--broker", self.broker.address,

@@ -44,7 +44,18 @@ def _auroral(*args: str) -> list[str]:
 def _step(title: str, *args: str) -> None:
     """Print the command as an operator would type it, then run it."""
     print(f"\n== {title}\n$ auroral {shlex.join(args)}", flush=True)
-    subprocess.run(_auroral(*args), check=True)
+    if subprocess.run(_auroral(*args)).returncode != 0:
+        raise UserError(f"step '{title}' failed (its message is above)")
+
+
+def _stop(process: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM (a clean stop), then SIGKILL if it does not exit in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _count_frames(broker, expected: int, seen: dict, online: threading.Event, done: threading.Event) -> None:
@@ -107,11 +118,9 @@ def run(args: argparse.Namespace) -> int:
                   "replay", str(night), "--into", str(watch), "--fps", str(args.fps))
             finished = done.wait(timeout=120)
         finally:
-            daemon.terminate()
-            daemon.wait(timeout=20)
-            time.sleep(0.5)
-            listener.terminate()
-            listener.wait(timeout=10)
+            _stop(daemon, timeout=20)
+            time.sleep(0.5)  # let the listener print the daemon's `stopped` status
+            _stop(listener, timeout=10)
             done.set()
     elapsed = time.monotonic() - started
     labels = seen.get("labels", [])

@@ -53,3 +53,12 @@ def test_missing_extra_names_the_extra_to_install():
 def test_no_subcommand_is_a_usage_error():
     result = auroral()
     assert result.returncode == 2 and "usage: auroral" in result.stderr
+
+
+def test_an_output_path_that_is_a_file_is_a_one_line_error(tmp_path):
+    occupied = tmp_path / "occupied"
+    occupied.write_text("not a folder")
+    result = auroral("demo", "--out", str(occupied))
+    assert result.returncode == 2
+    assert "auroral demo: error:" in result.stderr and str(occupied) in result.stderr
+    assert "Traceback" not in result.stderr

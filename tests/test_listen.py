@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from auroral.edge.broker import LocalBroker
 from auroral.edge.contract import AlertMessage, FrameMessage, ModelRef, utc_now
 from auroral.edge.listen import describe
 from faults import connected_client
@@ -57,3 +58,12 @@ def test_json_lines(broker):
 def test_garbage_is_shown_not_fatal():
     assert "not JSON" in describe("auroral/kiruna/frames", b"\xff\x00")
     assert "status   online" in describe("auroral/kiruna/status", b'{"state": "online", "since": "x"}')
+
+
+def test_a_broker_that_refuses_the_login_is_a_one_line_error():
+    with LocalBroker(options={"allow_anonymous": "false"}) as closed:
+        result = subprocess.run([sys.executable, "-m", "auroral.edge.cli", "listen", "--broker", closed.address,
+                                 "--station", "kiruna"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"the broker at {closed.address} refused the connection: Not authorized" in result.stderr
+    assert "Traceback" not in result.stderr
