@@ -15,22 +15,18 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .capture_time import CaptureTime
-from .config import WatchConfig
+from .capture_time import DEFAULT_FORMAT, DEFAULT_REGEX, CaptureTime
 from .errors import UserError
 from .frames import is_frame
 
 log = logging.getLogger(__name__)
 
 _GLOB_CHARS = set("*?[")
-#: the station's defaults, so archive and station read the same names the same way
-DEFAULT_TIME_REGEX: str = WatchConfig.model_fields["capture_time_regex"].default
-DEFAULT_TIME_FORMAT: str = WatchConfig.model_fields["capture_time_format"].default
 
 
 def name_time(regex: str | None = None, fmt: str | None = None) -> CaptureTime:
     """The capture-time parser for file names (UTC); refuses a regex without the group it needs."""
-    regex, fmt = regex or DEFAULT_TIME_REGEX, fmt or DEFAULT_TIME_FORMAT
+    regex, fmt = regex or DEFAULT_REGEX, fmt or DEFAULT_FORMAT  # the station's defaults
     try:
         capture = CaptureTime(regex, fmt)
     except re.error as exc:

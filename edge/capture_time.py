@@ -5,11 +5,15 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+#: Kiruna-style names: ``KIR_20261124_220100.jpg`` (UTC); the station, replay and archive default
+DEFAULT_REGEX = r"(\d{8}_\d{6})"
+DEFAULT_FORMAT = "%Y%m%d_%H%M%S"
+
 
 class CaptureTime:
     """``CaptureTime(r"(\\d{8}_\\d{6})", "%Y%m%d_%H%M%S")(path)`` → aware UTC datetime."""
 
-    def __init__(self, regex: str, fmt: str):
+    def __init__(self, regex: str = DEFAULT_REGEX, fmt: str = DEFAULT_FORMAT):
         self.regex = re.compile(regex)
         self.fmt = fmt
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .capture_time import DEFAULT_FORMAT, DEFAULT_REGEX
 from .classes import CLASSES
 from .errors import UserError
 
@@ -31,8 +32,8 @@ class WatchConfig(_Section):
     patterns: list[str] = Field(["*.jpg", "*.jpeg", "*.png", "*.fits", "*.fit", "*.fts"],
                                 description="file name patterns (case-insensitive) that are frames")
     recursive: bool = False
-    capture_time_regex: str = Field(r"(\d{8}_\d{6})", description="first group holds the capture time")
-    capture_time_format: str = Field("%Y%m%d_%H%M%S", description="strptime format of that group (UTC)")
+    capture_time_regex: str = Field(DEFAULT_REGEX, description="first group holds the capture time")
+    capture_time_format: str = Field(DEFAULT_FORMAT, description="strptime format of that group (UTC)")
     folder_retry_max_s: float = Field(30.0, gt=0, description="longest wait between tries of an unreadable folder")
     settle_s: float = Field(1.0, gt=0, description="a file seen only as created (moved in from elsewhere) is "
                                                     "taken this long after, unless closed first")

@@ -23,7 +23,7 @@ from .frames import FRAME_SUFFIXES, is_frame
 log = logging.getLogger(__name__)
 
 #: station frame names carry their UTC capture time: ``KIR_20190104_213000.jpg``
-_NAME_TIME = CaptureTime(r"(\d{8}_\d{6})", "%Y%m%d_%H%M%S")
+_NAME_TIME = CaptureTime()
 _UNDATED = datetime.max.replace(tzinfo=timezone.utc)
 
 
