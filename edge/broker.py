@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .errors import UserError
+from .processes import stop_process
 
 DEFAULT_OPTIONS = {
     "allow_anonymous": "true",
@@ -72,13 +73,8 @@ class LocalBroker:
         raise RuntimeError(f"mosquitto did not open port {self.port} within {timeout} s")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop_process(self.process, timeout=5)
 
     def restart(self) -> None:
         """Stop and start again on the same port (a broker restart as an observatory sees one)."""

@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from auroral.edge.broker import LocalBroker, free_port
 from auroral.edge.errors import UserError
+from auroral.edge.processes import stop_process
 
 from .bench_stats import summarize
 
@@ -143,13 +144,7 @@ class StationBench:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.daemon.poll() is None:
-            self.daemon.terminate()
-            try:
-                self.daemon.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.daemon.kill()
-                self.daemon.wait()
+        stop_process(self.daemon, timeout=30)
         self.subscriber.close()
         self.broker.__exit__()
 

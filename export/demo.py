@@ -18,6 +18,7 @@ from pathlib import Path
 
 from auroral.edge.errors import UserError
 from auroral.edge.extras import require
+from auroral.edge.processes import stop_process
 
 STATION = "KIR"
 
@@ -46,16 +47,6 @@ def _step(title: str, *args: str) -> None:
     print(f"\n== {title}\n$ auroral {shlex.join(args)}", flush=True)
     if subprocess.run(_auroral(*args)).returncode != 0:
         raise UserError(f"step '{title}' failed (its message is above)")
-
-
-def _stop(process: subprocess.Popen, timeout: float) -> None:
-    """SIGTERM (a clean stop), then SIGKILL if it does not exit in time."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _count_frames(broker, expected: int, seen: dict, online: threading.Event, done: threading.Event) -> None:
@@ -118,9 +109,9 @@ def run(args: argparse.Namespace) -> int:
                   "replay", str(night), "--into", str(watch), "--fps", str(args.fps))
             finished = done.wait(timeout=120)
         finally:
-            _stop(daemon, timeout=20)
+            stop_process(daemon, timeout=20)
             time.sleep(0.5)  # let the listener print the daemon's `stopped` status
-            _stop(listener, timeout=10)
+            stop_process(listener, timeout=10)
             done.set()
     elapsed = time.monotonic() - started
     labels = seen.get("labels", [])
