@@ -27,11 +27,11 @@ class Classifier:
     """
 
     def __init__(self, bundle: Bundle | str | Path, backend: str = "ort-cpu", precision: str = "fp32",
-                 threads: int | None = None):
+                 threads: int | None = None, pin_threads: bool = False):
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self.precision = precision = self.bundle.choose_precision() if precision == "auto" else precision
         self.preprocessor = Preprocessor(self.bundle.manifest.preprocess)
-        self.backend = create_backend(self.bundle, backend, precision, threads)
+        self.backend = create_backend(self.bundle, backend, precision, threads, pin_threads)
         self.classes = list(self.bundle.classes)
         self.model_name = self.bundle.manifest.model.name
         self.model_sha256 = self.bundle.sha256(precision)

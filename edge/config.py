@@ -44,7 +44,10 @@ class ModelConfig(_Section):
     backend: Literal["ort-cpu", "ort-cuda", "ort-tensorrt", "tensorrt"] = "ort-cpu"
     precision: Literal["auto", "fp32", "fp16", "int8"] = Field(
         "auto", description="auto: int8 when the bundle's export measured < 0.5 pp accuracy cost, else fp32")
-    threads: int | None = Field(None, ge=1, description="inference threads (default: ONNX Runtime's choice)")
+    threads: int | None = Field(None, ge=1, description="inference threads (default: ONNX Runtime's choice, or "
+                                                        "every allowed CPU when pinned)")
+    pin_threads: bool = Field(True, description="ort-cpu on Linux: pin each inference thread to its own CPU, so "
+                                                "the scheduler cannot stack them on one core")
     batch_size: int = Field(8, ge=1, le=256, description="largest micro-batch when a backlog waits")
 
 
@@ -129,6 +132,12 @@ class ExternalConfig(_Section):
     max_bytes: int = Field(4096, ge=64, description="larger payloads are dropped unread")
 
 
+class JournalConfig(_Section):
+    keep_days: float = Field(30.0, gt=0, description="journal rows older than this are removed once their file is "
+                                                     "gone; rows of files still present are kept")
+    prune_every_s: float = Field(3600.0, gt=0, description="how often the journal is pruned (and once at start)")
+
+
 class StationConfig(_Section):
     station: str = Field("station", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     state_dir: Path = Field(default_factory=_default_state_dir)
@@ -143,6 +152,7 @@ class StationConfig(_Section):
     trigger: TriggerConfig = TriggerConfig()
     aurora: AuroraConfig = AuroraConfig()
     external: ExternalConfig = ExternalConfig()
+    journal: JournalConfig = JournalConfig()
 
     @field_validator("state_dir")
     @classmethod

@@ -20,7 +20,7 @@ from .contract import utc_now
 from .decide import Decider, Event
 from .errors import UserError
 from .external import ExternalAlerts
-from .journal import Journal
+from .journal import Journal, Pruner
 from .metrics import MetricsServer, StationMetrics
 from .outbox import Outbox
 from .pipeline import Pipeline
@@ -28,6 +28,7 @@ from .publisher import Publisher
 from .scheduler import Scheduler
 from .spool import Spool
 from .statedb import StateDB
+from .wakeup import Wakeup
 from .watcher import Watcher
 
 log = logging.getLogger("auroral.daemon")
@@ -51,10 +52,11 @@ def run_daemon(config: StationConfig) -> int:
     logging.getLogger("watchdog").setLevel(max(logging.INFO, logging.getLogger().level))  # its DEBUG is per inotify event
     stop = threading.Event()  # watcher and pipeline
     publisher_stop = threading.Event()  # set only after the pipeline's last commit, so it is flushed too
-    wake = threading.Event()
+    wake = Wakeup()
     notifier = sdnotify.SystemdNotifier()
     metrics = StationMetrics()
-    classifier = Classifier(config.model.bundle, config.model.backend, config.model.precision, config.model.threads)
+    classifier = Classifier(config.model.bundle, config.model.backend, config.model.precision, config.model.threads,
+                            config.model.pin_threads)
     db = StateDB(config.state_dir)
     journal = Journal(db)
     spool = Spool(db, config.spool.max_messages, config.spool.max_age_s, on_depth=metrics.spool_depth.set,
@@ -96,8 +98,10 @@ def run_daemon(config: StationConfig) -> int:
     notifier.notify("READY=1")
     log.info("event=started station=%s model=%s backend=%s spool_depth=%d frames_done=%d", config.station,
              classifier.model_name, config.model.backend, spool.depth, journal.count("done"))
+    prune = Pruner(journal, config.journal.keep_days, config.journal.prune_every_s, stop)
+    prune()  # once at start-up, then every prune_every_s
     while not stop.wait(1.0):
-        pass
+        prune()
     notifier.notify("STOPPING=1")
     log.info("event=stopping")
     watcher.close()

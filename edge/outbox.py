@@ -17,13 +17,14 @@ from .contract import RETAINED, AlertMessage, TriggerMessage, _Message, topic
 from .decide import Alert, Event, Trigger
 from .metrics import StationMetrics
 from .spool import Spool
+from .wakeup import Wakeup
 
 log = logging.getLogger("auroral.outbox")
 
 
 class Outbox:
     def __init__(self, prefix: str, station: str, spool: Spool, metrics: StationMetrics, trigger: TriggerConfig,
-                 wake: threading.Event):
+                 wake: Wakeup):
         self.prefix = prefix
         self.station = station
         self.spool = spool

@@ -159,6 +159,7 @@ class Pipeline:
 
     # --- inference thread --------------------------------------------------------------------------
     def _infer_loop(self) -> None:
+        self.classifier.backend.bind_caller()
         while True:
             try:
                 work = self.work.get(timeout=0.5)

@@ -8,11 +8,15 @@ external alert topics, then sends the spool, at most
 ``inflight`` unacknowledged and ``rate_per_s`` per second; a message leaves the spool only on PUBACK.
 Failures (refused, TLS, timeouts, keepalive loss) are logged with the reason and retried with
 exponential back-off. The backlog is rate-limited (``rate_per_s``) so replaying it after an outage does
-not overflow the broker's queues; fresh messages about live frames go first and are not paced. A clean stop flushes the spool briefly and publishes ``stopped``.
+not overflow the broker's queues; fresh messages about live frames go first and are not paced. The
+thread sleeps in ``select()`` on the broker socket and a :class:`~.wakeup.Wakeup` (paho's external-loop
+API), so a committed message is sent the moment it is committed, with no polling. A clean stop
+flushes the spool briefly and publishes ``stopped``.
 """
 from __future__ import annotations
 
 import logging
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -23,13 +27,14 @@ from .config import MqttConfig
 from .contract import StatusMessage, topic, utc_now
 from .metrics import StationMetrics
 from .spool import Spool
+from .wakeup import Wakeup
 
 log = logging.getLogger("auroral.mqtt")
 
 _FLUSH_ON_STOP_S = 5.0
 _BOUNDS_EVERY_S = 60.0
 _FRESH_S = 2.0  # live messages younger than this overtake the backlog
-_POLL_S = 0.002  # a committed message waits at most this long for the pump; idle cost ~1 % of a core (PERFORMANCE.md)
+_IDLE_S = 0.25  # longest sleep: stop, connect timeout and keepalive are checked at least this often
 
 
 def read_password(config: MqttConfig) -> str | None:
@@ -46,7 +51,7 @@ def read_password(config: MqttConfig) -> str | None:
 class Publisher:
     def __init__(self, config: MqttConfig, station: str, spool: Spool, metrics: StationMetrics, model: str,
                  version: str, external_topics: list[str], on_external: Callable[[str, bytes], None],
-                 wake: threading.Event, stop: threading.Event):
+                 wake: Wakeup, stop: threading.Event):
         self.config = config
         self.station = station
         self.spool = spool
@@ -126,15 +131,14 @@ class Publisher:
             if self.stop.is_set():
                 self._close(client)
                 return was_connected
-            rc = client.loop(timeout=_POLL_S)
+            rc, woken = self._network(client, self._sleep_s())
             was_connected = was_connected or self.connected
             if rc != mqtt.MQTT_ERR_SUCCESS or self._refused:
                 break
             if not self.connected and time.monotonic() - started > self.config.connect_timeout_s:
                 log.warning("event=mqtt_connect_timeout after_s=%.1f", self.config.connect_timeout_s)
                 break
-            if self.connected and (self.wake.is_set() or self._tokens < 1):
-                self.wake.clear()
+            if self.connected and (woken or self._unsent_with_room()):
                 self._pump(client)
             if time.monotonic() - last_bounds > _BOUNDS_EVERY_S:
                 self.spool.enforce_bounds()
@@ -144,6 +148,41 @@ class Publisher:
         if sock is not None:  # drop the link without DISCONNECT, so the broker publishes our last will
             sock.close()
         return was_connected
+
+    def _network(self, client: mqtt.Client, timeout: float) -> tuple[int, bool]:
+        """Wait up to ``timeout`` for the broker socket or the wake-up, then let paho read, write and keep alive.
+
+        Returns paho's result code and whether the wake-up fired.
+        """
+        sock = client.socket()
+        if sock is None:
+            return mqtt.MQTT_ERR_NO_CONN, False
+        pending = sock.pending() if hasattr(sock, "pending") else 0  # TLS: bytes already decrypted, select won't see them
+        try:
+            readable, writable, _ = select.select([sock, self.wake], [sock] if client.want_write() else [], [],
+                                                  0.0 if pending else timeout)
+        except (OSError, ValueError):  # the socket was closed under us
+            return mqtt.MQTT_ERR_CONN_LOST, False
+        woken = self.wake in readable and self.wake.drain()
+        if sock in readable or pending:
+            rc = client.loop_read()
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                return rc, woken
+        if sock in writable and client.socket() is not None:
+            rc = client.loop_write()
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                return rc, woken
+        return client.loop_misc(), woken
+
+    def _unsent_with_room(self) -> bool:
+        """Spooled messages not yet sent while the in-flight window has room: the backlog waits for tokens."""
+        return self.spool.depth > len(self._inflight) and len(self._inflight) < self.config.inflight
+
+    def _sleep_s(self) -> float:
+        """How long the thread may sleep: until the next backlog token if the backlog can be sent, else idle."""
+        if self.connected and self._unsent_with_room() and self._tokens < 1:
+            return min(_IDLE_S, (1.0 - self._tokens) / self.config.rate_per_s)
+        return _IDLE_S
 
     def _close(self, client: mqtt.Client) -> None:
         """Clean stop: flush what is spooled for a moment, publish ``stopped``, disconnect (no last will)."""

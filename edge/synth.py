@@ -35,8 +35,10 @@ RED = np.array([1.00, 0.10, 0.16], np.float32)     # OI 630.0 nm, high altitude
 PURPLE = np.array([0.55, 0.15, 1.00], np.float32)  # N2+ 427.8 nm lower borders blended with red
 _AIRGLOW = np.array([0.45, 0.60, 0.80], np.float32)
 _CLOUD = np.array([0.80, 0.80, 0.85], np.float32)
-# full-resolution chroma: subsampled colour bleeds into the black outside the circle at small sizes
-_JPEG_PARAMS = [cv2.IMWRITE_JPEG_QUALITY, 95, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+# Camera-sized frames are written as cameras and libjpeg write them: 4:2:0 chroma. Small training
+# frames keep full-resolution chroma: subsampled colour bleeds into the black outside the circle there.
+_CAMERA_SIZE = 512
+_JPEG_QUALITY = 95
 
 
 class _Sky:
@@ -206,8 +208,13 @@ def render_frame(label: str, size: int, rng: np.random.Generator, intensity: flo
     return (np.rint(encoded) * sky.inside[..., None]).astype(np.uint8)
 
 
+def _jpeg_params(size: int) -> list[int]:
+    chroma = cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420 if size >= _CAMERA_SIZE else cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444
+    return [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, chroma]
+
+
 def _write(path: Path, image: np.ndarray) -> None:
-    params = _JPEG_PARAMS if path.suffix == ".jpg" else []
+    params = _jpeg_params(min(image.shape[:2])) if path.suffix == ".jpg" else []
     if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params):
         raise UserError(f"cannot write {path}")
 

@@ -112,10 +112,11 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool) -> dict[str, A
                                           workdir / "station", steady_frames=chosen["frames"],
                                           steady_interval_s=after_idle["ort_cpu_int8"]["gap_s"],
                                           burst_frames=max(chosen["frames"], 8 * chosen["batch"]))
-    results["targets"] = targets(results, chosen["batch"])
-    results["config"]["machine"] = {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+    results["config"]["machine"] = {"cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
+                                    os.cpu_count(), "processor": platform.processor() or platform.machine(),
                                     "load_average_1m_before": round(load_before, 2),
                                     "load_average_1m_after": round(os.getloadavg()[0], 2)}
+    results["targets"] = targets(results, chosen["batch"])
     return results
 
 

@@ -1,12 +1,13 @@
 """Model-only latency on the same preprocessed frames: PyTorch eager (the baseline), ONNX Runtime fp32/int8, GPU.
 
 The ONNX Runtime figures use the station's own backend (``auroral.edge.backends``, same session
-options), so they are what the daemon gets. Backends this machine lacks are reported, not skipped.
+options, threads pinned one per CPU as in the daemon's inference thread), so they are what the daemon gets. Backends this machine lacks are reported, not skipped.
 """
 from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from auroral.edge.backends import create_backend
+from auroral.edge.backends import Backend, create_backend
 from auroral.edge.bundle import Bundle
 from auroral.edge.errors import UserError
 
@@ -53,6 +54,21 @@ def _lacking(needs: str) -> str | None:
     return None if importlib.util.find_spec(needs) else f"{needs} is not installed"
 
 
+def _as_the_daemon_runs_it(backend: Backend) -> Infer:
+    """``backend.infer`` from a caller pinned as the daemon's inference thread is; the bench's own thread is freed after."""
+    if not hasattr(os, "sched_getaffinity"):
+        return backend.infer
+
+    def infer(batch: np.ndarray) -> Any:
+        allowed = os.sched_getaffinity(0)
+        backend.bind_caller()
+        try:
+            return backend.infer(batch)
+        finally:
+            os.sched_setaffinity(0, allowed)
+    return infer
+
+
 def available_backends(bundle: Bundle) -> tuple[dict[str, Infer], dict[str, str]]:
     """Station backends that can run here, and for the others why not."""
     runnable: dict[str, Infer] = {}
@@ -61,7 +77,7 @@ def available_backends(bundle: Bundle) -> tuple[dict[str, Infer], dict[str, str]
         reason = _lacking(needs)
         if reason is None:
             try:
-                runnable[key] = create_backend(bundle, kind, precision).infer
+                runnable[key] = _as_the_daemon_runs_it(create_backend(bundle, kind, precision, pin=True))
             except UserError as exc:  # e.g. no GPU behind the provider, or no engine built for this bundle
                 reason = str(exc)
         if reason is not None:

@@ -9,7 +9,13 @@ from auroral.edge.errors import UserError
 
 
 def targets(results: dict[str, Any], batch: int) -> dict[str, Any]:
-    """The issue's targets, each with the measured value and whether it is met."""
+    """The issue's targets, each with the measured value and whether it is met.
+
+    The station targets also get a ``bound``: the best value this machine allows with these frames,
+    from the stage costs measured alone. A frame's decode cannot overlap its own inference, so the
+    steady p95 is at least (after-idle inference + reduced decode + preprocessing); and in a burst
+    every frame's decode and preprocessing take CPU time from the model, which alone fills every CPU.
+    """
     model = results["model"]
     found: dict[str, Any] = {}
     fp32, int8, eager = (model.get(k, {}).get("batch1") for k in ("ort_cpu_fp32", "ort_cpu_int8", "pytorch_eager"))
@@ -19,17 +25,27 @@ def targets(results: dict[str, Any], batch: int) -> dict[str, Any]:
     station = results.get("station")
     if station:
         own = model[f"ort_cpu_{station['precision']}"]
-        found["station_p95_over_model_median"] = _check(station["steady"]["p95_ms"] / own["batch1"]["median_ms"], "<", 1.25)
         idle = results["model_after_idle"][f"ort_cpu_{station['precision']}"]
-        found["station_p95_over_model_after_idle"] = _check(station["steady"]["p95_ms"] / idle["median_ms"], "<", 1.25)
+        host = results["host_stages"]
+        host_ms = host["decode_reduced"]["median_ms"] + host["preprocess"]["median_ms"]
+        serial_ms = idle["median_ms"] + host_ms
+        found["station_p95_over_model_median"] = _check(station["steady"]["p95_ms"] / own["batch1"]["median_ms"], "<",
+                                                        1.25, bound=serial_ms / own["batch1"]["median_ms"])
+        found["station_p95_over_model_after_idle"] = _check(station["steady"]["p95_ms"] / idle["median_ms"], "<", 1.25,
+                                                            bound=serial_ms / idle["median_ms"])
+        model_cpu_ms = results["config"]["machine"]["cpus"] * own[f"batch{batch}"]["median_ms"] / batch
         found["burst_over_model_throughput"] = _check(
-            station["burst"]["throughput_images_per_s"] / own[f"batch{batch}"]["images_per_s"], ">=", 0.8)
+            station["burst"]["throughput_images_per_s"] / own[f"batch{batch}"]["images_per_s"], ">=", 0.8,
+            bound=model_cpu_ms / (model_cpu_ms + host_ms))
     return found
 
 
-def _check(value: float, op: str, limit: float) -> dict[str, Any]:
+def _check(value: float, op: str, limit: float, bound: float | None = None) -> dict[str, Any]:
     met = value >= limit if op == ">=" else value < limit
-    return {"value": round(value, 3), "target": f"{op} {limit}", "met": met}
+    found = {"value": round(value, 3), "target": f"{op} {limit}", "met": met}
+    if bound is not None:
+        found["bound"] = round(bound, 3)
+    return found
 
 
 def render(results: dict[str, Any]) -> str:
@@ -68,7 +84,8 @@ def render(results: dict[str, Any]) -> str:
                          f"{p['throughput_images_per_s']:>9.1f}  {shares}")
     lines += ["", "targets"]
     for name, t in results["targets"].items():
-        lines.append(f"  {name:<32} {t['value']:>7.3f} (target {t['target']}): {'met' if t['met'] else 'MISSED'}")
+        bound = f"; best possible here {t['bound']:.3f}" if "bound" in t else ""
+        lines.append(f"  {name:<34} {t['value']:>7.3f} (target {t['target']}{bound}): {'met' if t['met'] else 'MISSED'}")
     return "\n".join(lines)
 
 

@@ -75,6 +75,7 @@ def test_backend_contract(bundle, kind, precision):
         return
     backend = make_backend(bundle, kind, precision)
     assert backend.name == kind
+    backend.bind_caller()  # the inference thread's first call, on every backend
     batch = Preprocessor(SPEC).batch(frames())
     for n in (1, len(batch)):
         probabilities = backend.infer(batch[:n])

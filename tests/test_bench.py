@@ -39,6 +39,27 @@ def test_quick_bench_prints_tables_and_writes_json(tmp_path):
     assert set(figures["targets"]) == {"int8_vs_fp32_speedup", "int8_vs_pytorch_speedup",
                                        "station_p95_over_model_median", "station_p95_over_model_after_idle",
                                        "burst_over_model_throughput"}
+    assert figures["targets"]["station_p95_over_model_after_idle"]["bound"] > 1.0
+    assert 0 < figures["targets"]["burst_over_model_throughput"]["bound"] < 1.0
+    assert "best possible here" in result.stdout
+
+
+def test_bounds_follow_from_the_stage_costs_measured_alone():
+    from auroral.export.bench_report import targets
+
+    stats = {"batch1": {"median_ms": 10.0}, "batch8": {"median_ms": 40.0, "images_per_s": 200.0}}
+    results = {
+        "model": {"ort_cpu_int8": stats},
+        "model_after_idle": {"ort_cpu_int8": {"median_ms": 12.0}},
+        "host_stages": {"decode_reduced": {"median_ms": 3.0}, "preprocess": {"median_ms": 1.0}},
+        "config": {"machine": {"cpus": 2}},
+        "station": {"precision": "int8", "steady": {"p95_ms": 20.0}, "burst": {"throughput_images_per_s": 100.0}},
+    }
+    found = targets(results, batch=8)
+    assert found["station_p95_over_model_median"] == {"value": 2.0, "target": "< 1.25", "met": False, "bound": 1.6}
+    assert found["station_p95_over_model_after_idle"]["bound"] == round(16 / 12, 3)
+    # the model alone keeps both CPUs busy for 2 x 40 / 8 = 10 ms per image; decode + preprocess add 4
+    assert found["burst_over_model_throughput"] == {"value": 0.5, "target": ">= 0.8", "met": False, "bound": round(10 / 14, 3)}
 
 
 def test_bad_option_is_one_line_error():

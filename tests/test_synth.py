@@ -117,6 +117,21 @@ def test_jpeg_and_png_hold_the_same_distinct_frames(tmp_path):
         assert np.abs(lossless.astype(int) - lossy.astype(int)).mean() < 6  # only JPEG's loss apart
 
 
+def chroma_sampling(path) -> tuple[int, int]:
+    """(horizontal, vertical) luma sampling factors of a baseline JPEG: (1, 1) is 4:4:4, (2, 2) is 4:2:0."""
+    data = path.read_bytes()
+    at = data.index(b"\xff\xc0")  # SOF0: length(2) precision(1) height(2) width(2) components(1), then id, factors
+    factors = data[at + 11]
+    return factors >> 4, factors & 15
+
+
+def test_camera_sized_frames_use_4_2_0_chroma_and_small_ones_full_chroma(tmp_path):
+    camera = night_sequence(tmp_path / "camera", n_frames=1, size=512, seed=1, breakup_len=0)[0]
+    small = night_sequence(tmp_path / "small", n_frames=1, size=64, seed=1, breakup_len=0)[0]
+    assert chroma_sampling(camera) == (2, 2)
+    assert chroma_sampling(small) == (1, 1)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

@@ -21,9 +21,13 @@ class Backend(Protocol):
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3, S, S) float32 → (N, C) float32 probabilities."""
 
+    def bind_caller(self) -> None:
+        """Called once by the thread that will run :meth:`infer` (pins it where the backend pins threads)."""
 
-def create_backend(bundle: Bundle, kind: str = "ort-cpu", precision: str = "fp32", threads: int | None = None) -> Backend:
-    """Build the named backend for one precision variant of a bundle."""
+
+def create_backend(bundle: Bundle, kind: str = "ort-cpu", precision: str = "fp32", threads: int | None = None,
+                   pin: bool = False) -> Backend:
+    """Build the named backend for one precision variant of a bundle; ``pin``: one CPU per CPU inference thread."""
     if kind not in BACKENDS:
         raise UserError(f"unknown backend {kind!r}; choose one of {', '.join(BACKENDS)}")
     if kind == "tensorrt":
@@ -32,4 +36,4 @@ def create_backend(bundle: Bundle, kind: str = "ort-cpu", precision: str = "fp32
         return TensorRTBackend(bundle, precision)
     from .ort import OrtBackend
 
-    return OrtBackend(bundle, precision, provider=kind, threads=threads)
+    return OrtBackend(bundle, precision, provider=kind, threads=threads, pin=pin)

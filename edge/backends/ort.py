@@ -1,6 +1,8 @@
 """ONNX Runtime backend: CPU, or the CUDA / TensorRT execution providers with an engine cache."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import onnxruntime as ort
 
@@ -14,11 +16,29 @@ _PROVIDERS = {
 }
 
 
-def session_options(threads: int | None) -> ort.SessionOptions:
+def inference_cpus(threads: int | None) -> list[int] | None:
+    """One CPU per inference thread (Linux): the calling thread takes the first, ONNX Runtime's pool the rest.
+
+    Left to the scheduler, the pool thread is often woken onto the caller's core, and a two-thread run
+    gets no parallelism at all (int8 ResNet-50 on 2 cores: 11 ms instead of 7.5 ms after a decode,
+    docs/PERFORMANCE.md). ``threads`` defaults to every CPU this process may use. None where pinning is
+    impossible or pointless: not Linux, a single thread, or more threads than allowed CPUs.
+    """
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    count = threads or len(allowed)
+    if count < 2 or count > len(allowed):
+        return None
+    return allowed[:count]
+
+
+def session_options(threads: int | None, cpus: list[int] | None = None) -> ort.SessionOptions:
     """Options tuned for a small station: full graph optimisation, one inference pool, arena on.
 
     Pool threads do not spin between runs: on a 2-core station the decode and MQTT threads need those
     cores; in A/B runs spinning gave a worse steady p95 and no better bursts (docs/PERFORMANCE.md).
+    With ``cpus`` (:func:`inference_cpus`) the pool threads are pinned to ``cpus[1:]``, one each.
     """
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -28,11 +48,16 @@ def session_options(threads: int | None) -> ort.SessionOptions:
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if cpus:
+        options.intra_op_num_threads = len(cpus)
+        # ONNX Runtime numbers logical processors from 1 and never pins the calling thread itself
+        options.add_session_config_entry("session.intra_op_thread_affinities", ";".join(str(c + 1) for c in cpus[1:]))
     return options
 
 
 class OrtBackend:
-    def __init__(self, bundle: Bundle, precision: str = "fp32", provider: str = "ort-cpu", threads: int | None = None):
+    def __init__(self, bundle: Bundle, precision: str = "fp32", provider: str = "ort-cpu", threads: int | None = None,
+                 pin: bool = False):
         wanted = _PROVIDERS[provider]
         if wanted[0] not in ort.get_available_providers():
             raise UserError(
@@ -45,10 +70,16 @@ class OrtBackend:
             providers[0] = (wanted[0], {"trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache),
                                         "trt_fp16_enable": precision == "fp16", "trt_int8_enable": precision == "int8"})
         path = bundle.model_path(precision)
-        self.session = ort.InferenceSession(str(path), session_options(threads), providers=providers)
+        self.cpus = inference_cpus(threads) if pin and provider == "ort-cpu" else None
+        self.session = ort.InferenceSession(str(path), session_options(threads, self.cpus), providers=providers)
         self.name = provider
         self.input_name = bundle.manifest.input.input_name
         self.output_name = bundle.manifest.input.output_name
+
+    def bind_caller(self) -> None:
+        """Pin the calling thread (the one that will call :meth:`infer`) to its own CPU, if pinning is on."""
+        if self.cpus:
+            os.sched_setaffinity(0, {self.cpus[0]})
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         (probabilities,) = self.session.run([self.output_name], {self.input_name: batch})

@@ -114,6 +114,9 @@ class TensorRTBackend:
         self._device = ()
         self._capacity = 0
 
+    def bind_caller(self) -> None:
+        """Nothing to pin: the GPU does the work."""
+
     def infer(self, batch: np.ndarray) -> np.ndarray:
         if len(batch) > self.max_batch:  # beyond the engine's optimisation profile: run it in chunks
             return np.concatenate([self.infer(batch[i:i + self.max_batch]) for i in range(0, len(batch), self.max_batch)])
