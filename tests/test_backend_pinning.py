@@ -20,8 +20,10 @@ CPUS = sorted(os.sched_getaffinity(0))
 
 @pytest.fixture
 def allowed(monkeypatch):
+    """Pretend this process may use ``cpus`` (the probe that pinning is permitted always succeeds)."""
     def set_allowed(cpus: set[int]) -> None:
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(cpus))
+        monkeypatch.setattr(os, "sched_setaffinity", lambda pid, mask: None)
     return set_allowed
 
 
@@ -35,6 +37,15 @@ def test_one_cpu_per_thread_from_the_allowed_set(allowed):
 def test_no_pinning_for_one_thread_or_more_threads_than_cpus(allowed, threads, cpus):
     allowed(cpus)
     assert inference_cpus(threads) is None
+
+
+def test_no_pinning_where_a_seccomp_filter_forbids_it(monkeypatch, caplog):
+    def forbidden(pid, mask):
+        raise PermissionError(1, "Operation not permitted")
+    monkeypatch.setattr(os, "sched_setaffinity", forbidden)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert inference_cpus(None) is None
+    assert "event=cpu_pinning_unavailable" in caplog.text
 
 
 def test_pool_threads_get_the_other_cpus_numbered_from_one():

@@ -1,6 +1,7 @@
 """ONNX Runtime backend: CPU, or the CUDA / TensorRT execution providers with an engine cache."""
 from __future__ import annotations
 
+import logging
 import os
 
 import numpy as np
@@ -8,6 +9,8 @@ import onnxruntime as ort
 
 from ..bundle import Bundle
 from ..errors import UserError
+
+log = logging.getLogger("auroral.backend")
 
 _PROVIDERS = {
     "ort-cpu": ["CPUExecutionProvider"],
@@ -29,6 +32,11 @@ def inference_cpus(threads: int | None) -> list[int] | None:
     allowed = sorted(os.sched_getaffinity(0))
     count = threads or len(allowed)
     if count < 2 or count > len(allowed):
+        return None
+    try:  # a seccomp filter (systemd's ~@resources) may forbid it: then nothing is pinned
+        os.sched_setaffinity(0, allowed)
+    except OSError as exc:
+        log.warning("event=cpu_pinning_unavailable error=%r (inference threads left to the scheduler)", str(exc))
         return None
     return allowed[:count]
 
