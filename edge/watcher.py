@@ -7,7 +7,9 @@ temporary names are ignored. A folder that does not exist or cannot be read is r
 attached, its existing files are rescanned as backlog, so frames that arrived while the daemon was
 down (or the folder unreadable) are classified too. A watched folder that is replaced (deleted and
 recreated, renamed away by a nightly rotation, or mounted over) is attached again the same way: a
-deletion is noticed at once, the others within ``_CHECK_S``.
+deletion is noticed at once, the others within ``_CHECK_S``. When the kernel's inotify queue overflows
+(thousands of files at once), events are lost; watchdog only logs that, so its log record triggers a
+rescan of every folder within ``_CHECK_S``.
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ from .scheduler import Scheduler
 log = logging.getLogger("auroral.watch")
 
 _TEMP_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".swp", "~")
-_CHECK_S = 2.0  # how often each attached folder's identity is checked
+_CHECK_S = 2.0  # how often each attached folder's identity (and an inotify overflow) is checked
+_INOTIFY_LOGGER = "watchdog.observers.inotify_c"  # where watchdog reports a kernel queue overflow
 
 
 def is_candidate(path: Path, patterns: list[str]) -> bool:
@@ -36,6 +39,18 @@ def is_candidate(path: Path, patterns: list[str]) -> bool:
     if name.startswith((".", "~", "#")) or name.lower().endswith(_TEMP_SUFFIXES):
         return False
     return any(fnmatch.fnmatch(name.lower(), p.lower()) for p in patterns)
+
+
+class _OverflowAlarm(logging.Handler):
+    """Turns watchdog's "Inotify queue overflowed; filesystem events were lost" log record into a call."""
+
+    def __init__(self, on_overflow):
+        super().__init__(logging.WARNING)
+        self.on_overflow = on_overflow
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self.on_overflow()
 
 
 class _Events(FileSystemEventHandler):
@@ -87,8 +102,13 @@ class Watcher:
         self.handler = _Events(self)
         self.watches: dict[Path, ObservedWatch] = {}
         self._lost = {folder: threading.Event() for folder in dirs}
+        self._overflowed = {folder: threading.Event() for folder in dirs}
+        self._alarm = _OverflowAlarm(self.overflowed)
 
     def start(self) -> None:
+        inotify_log = logging.getLogger(_INOTIFY_LOGGER)
+        inotify_log.setLevel(min(inotify_log.getEffectiveLevel(), logging.WARNING))  # never filtered out
+        inotify_log.addHandler(self._alarm)
         self.observer.start()
         for folder in self.dirs:
             threading.Thread(target=self._attach, args=(folder,), name=f"watch-{folder.name}", daemon=True).start()
@@ -97,7 +117,13 @@ class Watcher:
         """The watched folder itself was deleted: its watcher thread attaches it again once it is back."""
         self._lost[folder].set()
 
+    def overflowed(self) -> None:
+        """Events were lost in the kernel: every folder is rescanned (known frames are skipped)."""
+        for event in self._overflowed.values():
+            event.set()
+
     def close(self) -> None:
+        logging.getLogger(_INOTIFY_LOGGER).removeHandler(self._alarm)
         self.observer.stop()
         self.observer.join(timeout=5)
 
@@ -109,11 +135,14 @@ class Watcher:
         """Keep ``folder`` watched. Its watch goes deaf when the folder is deleted, renamed away (a nightly
         rotation) or mounted over, so then it is attached again, with a rescan that picks up what was
         written meanwhile."""
-        lost = self._lost[folder]
+        lost, overflowed = self._lost[folder], self._overflowed[folder]
         while not self.stop.is_set():
             lost.clear()  # a deletion reported by the previous watch is dealt with by attaching afresh
             identity = self._attach_once(folder)
             while not self.stop.is_set():
+                if overflowed.is_set():
+                    overflowed.clear()  # before the rescan: an overflow during it brings another one
+                    self._rescan_after_overflow(folder)
                 # a delete event says so at once; a rename away or a mount over only shows in the identity
                 # (and a folder recreated at once may get its old inode number back, hence both)
                 if lost.wait(_CHECK_S) or _identity(folder) != identity:
@@ -148,6 +177,15 @@ class Watcher:
                 self.observer.unschedule(watch)
             except KeyError:
                 pass  # the emitter already ended with the folder
+
+    def _rescan_after_overflow(self, folder: Path) -> None:
+        self.metrics.watch_errors.inc()
+        try:
+            count = self._rescan(folder)
+        except OSError as exc:  # the folder went away meanwhile: the identity check reattaches it
+            log.error("event=watch_overflow_rescan_failed folder=%s error=%r", folder, exc.strerror or str(exc))
+            return
+        log.warning("event=watch_overflow folder=%s action=rescanned candidates=%d", folder, count)
 
     def _rescan(self, folder: Path) -> int:
         count = 0
