@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 
+from .affinity import unpin_this_thread
 from .config import TriggerConfig
 from .contract import RETAINED, AlertMessage, TriggerMessage, _Message, topic
 from .decide import Alert, Event, Trigger
@@ -61,6 +62,7 @@ class Outbox:
         self.wake.set()
 
     def _run_command(self, event: Trigger) -> None:
+        unpin_this_thread()  # started from the pinned inference thread: the camera's command gets every CPU
         command = [*self.trigger.command, event.frame or ""]
         try:
             result = subprocess.run(command, timeout=self.trigger.command_timeout_s, capture_output=True, check=False)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from auroral.edge.backends import create_backend
-from auroral.edge.backends.ort import inference_cpus, session_options
+from auroral.edge.affinity import inference_cpus, unpin_this_thread
+from auroral.edge.backends.ort import session_options
 from auroral.edge.bundle import ModelInfo
 from auroral.edge.preprocess import Preprocessor, PreprocessSpec
 from auroral.export.bundle_writer import write_bundle
@@ -88,3 +89,13 @@ def test_bind_caller_pins_only_the_calling_thread_and_results_do_not_change(bund
     assert sorted(os.sched_getaffinity(0)) == CPUS  # this thread is untouched
     assert free.cpus is None and in_thread(lambda: (free.bind_caller(), os.sched_getaffinity(0))[1]) == set(CPUS)
     np.testing.assert_allclose(probabilities, free.infer(batch), atol=1e-6)
+
+
+def test_unpin_gives_a_pinned_thread_every_cpu_of_the_process_again():
+    def pin_then_unpin():
+        os.sched_setaffinity(0, {CPUS[0]})
+        pinned = os.sched_getaffinity(0)
+        unpin_this_thread()
+        return pinned, os.sched_getaffinity(0)
+
+    assert in_thread(pin_then_unpin) == ({CPUS[0]}, set(CPUS))

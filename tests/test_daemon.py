@@ -100,9 +100,10 @@ def test_restart_classifies_nothing_twice_and_skips_nothing(tmp_path, broker, to
 
 
 def test_breakup_sequence_gives_one_trigger_per_onset(tmp_path, broker, toy_bundle):
-    marker_file = tmp_path / "onsets.txt"
+    marker_file, cpus_file = tmp_path / "onsets.txt", tmp_path / "cpus.txt"
+    command = f'echo "$1" >> {marker_file}; grep Cpus_allowed_list /proc/$$/status >> {cpus_file}; exit 3'
     config = {"trigger": {"n": 2, "m": 3, "threshold": 0.9, "cooldown_s": 0, "duration_s": 120,
-                          "command": ["sh", "-c", f'echo "$1" >> {marker_file}; exit 3', "onset"]}}
+                          "command": ["sh", "-c", command, "onset"]}}
     sky = [BREAKUP, BREAKUP, BREAKUP, BREAKUP, QUIET, QUIET, QUIET, BREAKUP, BREAKUP, QUIET]
     with Collector(broker, "auroral/#") as collector, \
             Station(tmp_path, toy_bundle.root, broker.address, config) as station:
@@ -122,6 +123,8 @@ def test_breakup_sequence_gives_one_trigger_per_onset(tmp_path, broker, toy_bund
         station.wait_until(lambda: marker_file.exists() and len(marker_file.read_text().split()) == 2,
                            what="the onset command ran twice")
         assert marker_file.read_text().split() == [names[1], names[8]]
+        ours = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("Cpus_allowed_list"))
+        assert cpus_file.read_text().splitlines() == [ours] * 2, "the camera's command must not inherit a pinned CPU"
         assert station.triggers() == 2 and station.alive, "a failing onset command must not be fatal"
 
 

@@ -1,44 +1,20 @@
 """ONNX Runtime backend: CPU, or the CUDA / TensorRT execution providers with an engine cache."""
 from __future__ import annotations
 
-import logging
 import os
 
 import numpy as np
 import onnxruntime as ort
 
+from ..affinity import inference_cpus
 from ..bundle import Bundle
 from ..errors import UserError
-
-log = logging.getLogger("auroral.backend")
 
 _PROVIDERS = {
     "ort-cpu": ["CPUExecutionProvider"],
     "ort-cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
     "ort-tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
 }
-
-
-def inference_cpus(threads: int | None) -> list[int] | None:
-    """One CPU per inference thread (Linux): the calling thread takes the first, ONNX Runtime's pool the rest.
-
-    Left to the scheduler, the pool thread is often woken onto the caller's core, and a two-thread run
-    gets no parallelism at all (int8 ResNet-50 on 2 cores: 11 ms instead of 7.5 ms after a decode,
-    docs/PERFORMANCE.md). ``threads`` defaults to every CPU this process may use. None where pinning is
-    impossible or pointless: not Linux, a single thread, or more threads than allowed CPUs.
-    """
-    if not hasattr(os, "sched_getaffinity"):
-        return None
-    allowed = sorted(os.sched_getaffinity(0))
-    count = threads or len(allowed)
-    if count < 2 or count > len(allowed):
-        return None
-    try:  # a seccomp filter (systemd's ~@resources) may forbid it: then nothing is pinned
-        os.sched_setaffinity(0, allowed)
-    except OSError as exc:
-        log.warning("event=cpu_pinning_unavailable error=%r (inference threads left to the scheduler)", str(exc))
-        return None
-    return allowed[:count]
 
 
 def session_options(threads: int | None, cpus: list[int] | None = None) -> ort.SessionOptions:
