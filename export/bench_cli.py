@@ -39,6 +39,9 @@ def register(subparsers) -> None:
     parser.add_argument("--batch", type=int, default=8, help="batch N for model-only timing and the daemon's micro-batch (default 8)")
     parser.add_argument("--frames", type=int, help=f"frames per station phase and for model timing (default {FULL['frames']})")
     parser.add_argument("--camera-size", type=int, help=f"side of the synthetic camera JPEGs (default {FULL['camera_size']})")
+    parser.add_argument("--frames-dir", type=Path, metavar="DIR",
+                        help="time on your camera's own frames (JPEG/PNG/FITS below DIR; the first --frames of them) "
+                             "instead of ../shared/data or a synthetic night")
     parser.add_argument("--repeats", type=int, help=f"timed model calls at batch 1 (default {FULL['repeats']})")
     parser.add_argument("--mqtt-rate", type=float, metavar="MSG_PER_S",
                         help="set the daemon's [mqtt] rate_per_s (default: the daemon's own default)")
@@ -54,6 +57,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
     chosen = {key: getattr(args, key) if getattr(args, key) is not None else value for key, value in base.items()}
     chosen["batch"] = args.batch
     chosen["mqtt_rate"] = args.mqtt_rate
+    chosen["frames_dir"] = str(args.frames_dir.resolve()) if args.frames_dir else None
     if args.mqtt_rate is not None and not args.mqtt_rate > 0:
         raise UserError(f"--mqtt-rate must be positive, got {args.mqtt_rate}")
     limits = {"image_size": (32, 1024), "batch": (1, 256), "frames": (1, 10000), "camera_size": (64, 2048),
@@ -95,7 +99,8 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool) -> dict[str, A
     load_before = os.getloadavg()[0]
     spec = PreprocessSpec(size=chosen["image_size"])
     module = timing_model(chosen["model"])
-    frames, source = bench_frames(workdir / "frames", chosen["frames"], chosen["camera_size"])
+    frames, source = bench_frames(workdir / "frames", chosen["frames"], chosen["camera_size"],
+                                  Path(chosen["frames_dir"]) if chosen["frames_dir"] else None)
     inputs = model_inputs(frames, spec)
     bundle_dir = timing_bundle(module, chosen["model"], spec, workdir / "bundle", frames, inputs)
     model, after_idle, unavailable = _time_models(module, bundle_dir, inputs, chosen)

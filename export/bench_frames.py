@@ -1,4 +1,5 @@
-"""The frames every bench measurement shares: real ones from ../shared/data when present, else a synthetic night.
+"""The frames every bench measurement shares: the station's own (``--frames-dir``), else real ones from
+../shared/data when present, else a synthetic night.
 
 Synthetic frames are JPEGs at a realistic all-sky camera size, so decoding costs what it costs on a
 station; the model input is produced from them by the station's own decode and preprocessing code.
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from auroral.edge.errors import UserError
 from auroral.edge.frames import read_frame
 from auroral.edge.preprocess import Preprocessor, PreprocessSpec
 from auroral.edge.synth import night_sequence
@@ -22,8 +24,14 @@ log = logging.getLogger(__name__)
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def bench_frames(out_dir: Path, count: int, camera_size: int, seed: int = 7) -> tuple[list[Path], str]:
-    """``count`` JPEG/PNG frames and a description of where they came from."""
+def bench_frames(out_dir: Path, count: int, camera_size: int, source: Path | None = None,
+                 seed: int = 7) -> tuple[list[Path], str]:
+    """``count`` frames and a description of where they came from; ``source``: a folder of the user's frames."""
+    if source is not None:
+        found = frames_under(source, "--frames-dir")
+        if len(found) < count:
+            raise UserError(f"--frames-dir {source} holds {len(found)} frames; --frames {count} needs that many")
+        return found[:count], f"frames from {source}"
     if SHARED_DATA.is_dir():
         found = frames_under(SHARED_DATA)[:count]
         if len(found) == count:

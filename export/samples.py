@@ -37,13 +37,13 @@ def labelled_batch(items: Sequence[tuple[Path, Any]], spec: PreprocessSpec, clas
     return batch, labels
 
 
-def frames_under(directory: Path) -> list[Path]:
-    """All frame files below a calibration directory, sorted so calibration is reproducible."""
+def frames_under(directory: Path, what: str = "calibration data") -> list[Path]:
+    """All frame files below ``directory``, sorted so calibration is reproducible; ``what`` names it in errors."""
     if not directory.is_dir():
-        raise UserError(f"calibration data {directory} does not exist or is not a directory")
+        raise UserError(f"{what} {directory} does not exist or is not a directory")
     found = sorted(p for p in directory.rglob("*") if p.is_file() and is_frame(p))
     if not found:
-        raise UserError(f"calibration data {directory} contains no images (.jpg, .png, .fits)")
+        raise UserError(f"{what} {directory} contains no images (.jpg, .png, .fits)")
     return found
 
 

@@ -66,3 +66,26 @@ def test_bad_option_is_one_line_error():
     result = auroral("bench", "--quick", "--frames", "0")
     assert result.returncode == 2
     assert result.stderr.strip() == "auroral bench: error: --frames must be between 1 and 10000, got 0"
+
+
+def test_bench_times_the_stations_own_frames(tmp_path):
+    from auroral.edge.synth import generate
+
+    generate(tmp_path / "camera", per_class=1, size=96, seed=3, fmt="png")  # 7 PNG frames in class folders
+    out = tmp_path / "bench.json"
+    result = auroral("bench", "--quick", "--no-station", "--frames", "4", "--batch", "2",
+                     "--frames-dir", str(tmp_path / "camera"), "--json", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert figures["config"]["frames_source"] == f"frames from {tmp_path / 'camera'}"
+    assert figures["model"]["ort_cpu_int8"]["batch2"]["median_ms"] > 0
+    assert f"frames: frames from {tmp_path / 'camera'}" in result.stdout
+
+
+def test_too_few_frames_in_frames_dir_is_one_line_error(tmp_path):
+    from auroral.edge.synth import generate
+
+    generate(tmp_path / "camera", per_class=1, size=32, seed=3, fmt="png")
+    result = auroral("bench", "--quick", "--no-station", "--frames", "20", "--frames-dir", str(tmp_path / "camera"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"auroral bench: error: --frames-dir {tmp_path / 'camera'} holds 7 frames; --frames 20 needs that many"
