@@ -33,6 +33,11 @@ def inference_cpus(threads: int | None) -> list[int] | None:
     return allowed[:count]
 
 
+def pin_this_thread(cpu: int) -> None:
+    """Run the calling thread on ``cpu`` only (a CPU from :func:`inference_cpus`, so pinning is permitted)."""
+    os.sched_setaffinity(0, {cpu})
+
+
 def unpin_this_thread() -> None:
     """Give the calling thread every CPU of the main thread (which is never pinned) again; no-op off Linux."""
     if not hasattr(os, "sched_getaffinity"):

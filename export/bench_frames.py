@@ -33,7 +33,7 @@ def bench_frames(out_dir: Path, count: int, camera_size: int, source: Path | Non
             raise UserError(f"--frames-dir {source} holds {len(found)} frames; --frames {count} needs that many")
         return found[:count], f"frames from {source}"
     if SHARED_DATA.is_dir():
-        found = frames_under(SHARED_DATA)[:count]
+        found = frames_under(SHARED_DATA, "shared data")[:count]
         if len(found) == count:
             log.info("event=bench_frames source=shared count=%d", count)
             return found, f"real frames from {SHARED_DATA}"

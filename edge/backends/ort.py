@@ -1,12 +1,10 @@
 """ONNX Runtime backend: CPU, or the CUDA / TensorRT execution providers with an engine cache."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import onnxruntime as ort
 
-from ..affinity import inference_cpus
+from ..affinity import inference_cpus, pin_this_thread
 from ..bundle import Bundle
 from ..errors import UserError
 
@@ -63,7 +61,7 @@ class OrtBackend:
     def bind_caller(self) -> None:
         """Pin the calling thread (the one that will call :meth:`infer`) to its own CPU, if pinning is on."""
         if self.cpus:
-            os.sched_setaffinity(0, {self.cpus[0]})
+            pin_this_thread(self.cpus[0])
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         (probabilities,) = self.session.run([self.output_name], {self.input_name: batch})
