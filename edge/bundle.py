@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .classes import CLASSES
-from .errors import UserError
-from .preprocess import PreprocessSpec
+from auroral.edge.classes import CLASSES
+from auroral.edge.errors import UserError
+from auroral.edge.preprocess import PreprocessSpec
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -100,6 +100,8 @@ class Bundle:
         return "fp32"
 
     def sha256(self, precision: str = "fp32") -> str:
+        if precision not in self.manifest.variants:  # narrows str to Precision, the key type of variants
+            raise KeyError(precision)
         return self.manifest.files[self.manifest.variants[precision]].sha256
 
 

@@ -1,7 +1,7 @@
 """The auroral class taxonomy of Kvammen et al. (2020) and label normalisation."""
 from __future__ import annotations
 
-from .errors import UserError
+from auroral.edge.errors import UserError
 
 #: ids and names, in this order, everywhere (manifest, MQTT, metrics)
 CLASSES: tuple[str, ...] = ("breakup", "colored", "arcs", "discrete", "patchy", "edge", "faint")

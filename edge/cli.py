@@ -11,19 +11,19 @@ import importlib
 import logging
 import sys
 
-from . import __version__
-from .errors import UserError
-from .logs import setup_logging
+from auroral.edge import __version__
+from auroral.edge.errors import UserError
+from auroral.edge.logs import setup_logging
 
 COMMAND_MODULES = (
-    "auroral.edge.synth",        # synth
+    "auroral.edge.tools.synth",        # synth
     "auroral.train.cli",         # train, evaluate
     "auroral.export.cli",        # export
-    "auroral.edge.run_cli",      # run
-    "auroral.edge.replay",       # replay
-    "auroral.edge.listen",       # listen
-    "auroral.export.bench_cli",  # bench
-    "auroral.edge.archive_cli",  # archive, stats
+    "auroral.edge.station.cli",      # run
+    "auroral.edge.tools.replay",       # replay
+    "auroral.edge.tools.listen",       # listen
+    "auroral.export.bench.cli",  # bench
+    "auroral.edge.archive.cli",  # archive, stats
     "auroral.export.demo",       # demo
 )
 

@@ -1,4 +1,4 @@
-"""The MQTT message contract (../shared/ARCHITECTURE.md): topics and payload schemas.
+"""The MQTT message contract (documented for subscribers in docs/MQTT.md): topics and payload schemas.
 
 The daemon builds its payloads from these models and the tests validate what arrives with them
 (``SCHEMAS``), so the contract lives in exactly one place.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from .errors import MissingExtraError
+from auroral.edge.errors import MissingExtraError
 
 
 def require(extra: str, *modules: str) -> None:

@@ -24,7 +24,8 @@ class PreprocessSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     size: int = Field(224, ge=8, le=2048, description="square model input side, pixels")
-    fov_center: tuple[float, float] = Field((0.5, 0.5), description="circle centre (x, y) as fractions of width, height")
+    fov_center: tuple[float, float] = Field((0.5, 0.5),
+                                            description="circle centre (x, y) as fractions of width, height")
     fov_radius: float = Field(0.5, gt=0, le=1.0, description="circle radius as a fraction of min(width, height)")
     mask: bool = Field(True, description="zero everything outside the circular field of view")
     mean: tuple[float, float, float] = IMAGENET_MEAN

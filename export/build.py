@@ -15,17 +15,23 @@ import onnx
 
 from auroral.edge.bundle import Bundle, ModelInfo
 from auroral.edge.errors import UserError
-
-from .bundle_writer import write_bundle
-from .fp16 import convert_fp16
-from .int8 import quantize
-from .parity import ParityError, check_fp32, check_labels, onnx_probabilities, torch_probabilities, variant_metrics
-from .reference import REFERENCE_FILE, save_reference
-from .samples import frames_under, labelled_batch
-from .sklearn_onnx import baseline_model, class_map, final_estimator, pixel_feature_graph, save_baseline
-from .source import ExportableRun, open_run
-from .summary import run_metrics, training_summary
-from .torch_onnx import export_torch
+from auroral.export.bundle_writer import write_bundle
+from auroral.export.fp16 import convert_fp16
+from auroral.export.int8 import quantize
+from auroral.export.parity import (
+    ParityError,
+    check_fp32,
+    check_labels,
+    onnx_probabilities,
+    torch_probabilities,
+    variant_metrics,
+)
+from auroral.export.reference import REFERENCE_FILE, save_reference
+from auroral.export.samples import frames_under, labelled_batch
+from auroral.export.sklearn_onnx import baseline_model, class_map, final_estimator, pixel_feature_graph, save_baseline
+from auroral.export.source import ExportableRun, open_run
+from auroral.export.summary import run_metrics, training_summary
+from auroral.export.torch_onnx import export_torch
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +45,8 @@ def check_precisions(kind: str, precisions: Sequence[str]) -> list[str]:
     wanted = list(dict.fromkeys(precisions))
     bad = [p for p in wanted if p not in allowed]
     if bad or "fp32" not in wanted:
-        raise UserError(f"--precision for a {kind} model must include fp32 and may use {', '.join(allowed)} (got {','.join(precisions)})")
+        raise UserError(f"--precision for a {kind} model must include fp32 and may use {', '.join(allowed)} "
+                        f"(got {','.join(precisions)})")
     return wanted
 
 
@@ -49,7 +56,8 @@ def export_run(run: ExportableRun, out_dir: Path, precisions: Sequence[str] = ("
     """Export ``run`` into ``out_dir``; raises :class:`ParityError` (nothing written) if a model fails parity."""
     wanted = check_precisions(run.kind, precisions)
     batch, labels = labelled_batch(run.split.val, run.preprocess, run.classes, val_limit)
-    log.info("event=export_start model=%s kind=%s precisions=%s val_images=%d", run.model_name, run.kind, ",".join(wanted), len(batch))
+    log.info("event=export_start model=%s kind=%s precisions=%s val_images=%d", run.model_name, run.kind,
+             ",".join(wanted), len(batch))
     with tempfile.TemporaryDirectory(prefix="auroral-export-") as scratch_dir:
         scratch = Path(scratch_dir)
         try:
@@ -62,7 +70,8 @@ def export_run(run: ExportableRun, out_dir: Path, precisions: Sequence[str] = ("
         except ParityError as exc:
             raise ParityError(f"{exc}; bundle not written") from exc
         keep = slice(0, REFERENCE_IMAGES)
-        parity = save_reference(scratch / REFERENCE_FILE, batch[keep], reference[keep], {k: v[keep] for k, v in probs.items()})
+        parity = save_reference(scratch / REFERENCE_FILE, batch[keep], reference[keep],
+                                {k: v[keep] for k, v in probs.items()})
         bundle = write_bundle(out_dir, variants, model, run.preprocess, run.classes,
                               training=training_summary(run, run_dir),
                               metrics={"export_validation": metrics, "run": run_metrics(run_dir)},
@@ -118,7 +127,9 @@ def _export_baseline(run: ExportableRun, scratch: Path, batch: np.ndarray, label
     reference = run.predict_proba(batch).astype(np.float32) @ class_map(final.classes_, run.classes)
     probs = {"fp32": onnx_probabilities(fp32, batch)}
     check_labels(probs["fp32"], reference, run.model_name)
-    metrics = {"images": len(batch), "fp32": {**variant_metrics(probs["fp32"], probs["fp32"], labels), "labels_identical_to_sklearn": True,
-                                              "max_abs_diff_vs_sklearn": float(f"{np.max(np.abs(probs['fp32'] - reference)):.3g}")}}
-    model = ModelInfo(name=run.model_name, architecture=f"sklearn.{type(final).__name__}", kind=run.kind, features=described)
+    max_diff = float(f"{np.max(np.abs(probs['fp32'] - reference)):.3g}")
+    metrics = {"images": len(batch), "fp32": {**variant_metrics(probs["fp32"], probs["fp32"], labels),
+                                              "labels_identical_to_sklearn": True, "max_abs_diff_vs_sklearn": max_diff}}
+    model = ModelInfo(name=run.model_name, architecture=f"sklearn.{type(final).__name__}", kind=run.kind,
+                      features=described)
     return {"fp32": fp32}, metrics, reference, probs, model

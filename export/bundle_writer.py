@@ -9,7 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from auroral.edge import __version__
-from auroral.edge.bundle import FORMAT_VERSION, MANIFEST, Bundle, FileEntry, Manifest, ModelInfo, TensorSpec, load_bundle, sha256_file
+from auroral.edge.bundle import (
+    FORMAT_VERSION,
+    MANIFEST,
+    Bundle,
+    FileEntry,
+    Manifest,
+    ModelInfo,
+    TensorSpec,
+    load_bundle,
+    sha256_file,
+)
 from auroral.edge.classes import CLASSES
 from auroral.edge.preprocess import PreprocessSpec
 

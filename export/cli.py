@@ -27,17 +27,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Export a training run to a self-describing model bundle, checking parity against PyTorch / "
                     "scikit-learn on the run's validation images; or re-check (--verify) an existing bundle.",
     )
-    parser.add_argument("run_dir", nargs="?", type=Path, metavar="RUN_DIR", help="training run directory (from auroral train)")
+    parser.add_argument("run_dir", nargs="?", type=Path, metavar="RUN_DIR",
+                        help="training run directory (from auroral train)")
     parser.add_argument("--out", type=Path, metavar="BUNDLE_DIR", help="bundle directory to write")
     parser.add_argument("--precision", type=_precisions, default=None, metavar="LIST",
                         help="comma list of fp32,fp16,int8 (default: all three for CNNs, fp32 for KNN/SVM)")
     parser.add_argument("--calibration", type=Path, metavar="DATA",
                         help="folder of frames for INT8 calibration (default: the run's training images)")
-    parser.add_argument("--calibration-images", type=int, default=64, metavar="N", help="at most N calibration frames (default 64)")
-    parser.add_argument("--val-images", type=int, default=None, metavar="N", help="check parity on the first N validation images only")
-    parser.add_argument("--tensorrt", action="store_true", help="also build TensorRT engines (needs TensorRT and a GPU)")
-    parser.add_argument("--max-batch", type=int, default=16, metavar="N", help="largest batch of the TensorRT profile (default 16)")
-    parser.add_argument("--verify", type=Path, metavar="BUNDLE_DIR", help="re-check an existing bundle: hashes and parity")
+    parser.add_argument("--calibration-images", type=int, default=64, metavar="N",
+                        help="at most N calibration frames (default 64)")
+    parser.add_argument("--val-images", type=int, default=None, metavar="N",
+                        help="check parity on the first N validation images only")
+    parser.add_argument("--tensorrt", action="store_true",
+                        help="also build TensorRT engines (needs TensorRT and a GPU)")
+    parser.add_argument("--max-batch", type=int, default=16, metavar="N",
+                        help="largest batch of the TensorRT profile (default 16)")
+    parser.add_argument("--verify", type=Path, metavar="BUNDLE_DIR",
+                        help="re-check an existing bundle: hashes and parity")
     parser.set_defaults(func=run)
 
 
@@ -46,13 +52,14 @@ def run(args: argparse.Namespace) -> int:
     if args.verify is None and (args.run_dir is None or args.out is None):
         raise UserError("give RUN_DIR and --out BUNDLE_DIR to export, or --verify BUNDLE_DIR to check a bundle")
     if args.verify is not None and (args.run_dir is not None or args.out is not None):
-        raise UserError("--verify checks an existing bundle on its own: give either RUN_DIR --out BUNDLE_DIR or --verify BUNDLE_DIR")
+        raise UserError("--verify checks an existing bundle on its own: "
+                        "give either RUN_DIR --out BUNDLE_DIR or --verify BUNDLE_DIR")
     if args.tensorrt:
-        from .tensorrt_build import require_tensorrt
+        from auroral.edge.backends.engine import require_tensorrt
 
         require_tensorrt()
     root = args.verify if args.verify is not None else _export(args)
-    from .verify import verify_bundle
+    from auroral.export.verify import verify_bundle
 
     for precision, result in verify_bundle(root).items():
         print(f"verified {root} {precision}: {result}")
@@ -62,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> Path:
-    from .build import export_run
-    from .source import open_run
+    from auroral.export.build import export_run
+    from auroral.export.source import open_run
 
     run = open_run(args.run_dir)
     precisions = args.precision or (list(PRECISIONS) if run.kind == "cnn" else ["fp32"])
@@ -82,9 +89,8 @@ def _export(args: argparse.Namespace) -> Path:
 
 
 def _build_engines(root: Path, args: argparse.Namespace) -> None:
+    from auroral.edge.backends.engine import build_engine
     from auroral.edge.bundle import load_bundle
-
-    from .tensorrt_build import build_engine
 
     bundle = load_bundle(root)
     for precision in args.precision or list(bundle.manifest.variants):

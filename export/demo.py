@@ -18,7 +18,7 @@ from pathlib import Path
 
 from auroral.edge.errors import UserError
 from auroral.edge.extras import require
-from auroral.edge.processes import stop_process
+from auroral.edge.tools.processes import stop_process
 
 STATION = "KIR"
 
@@ -31,7 +31,8 @@ def register(subparsers) -> None:
         "mosquitto, run the station daemon on a watched folder while a synthetic night is replayed into it, and "
         "print the labels and alerts a subscriber receives. Finishes by itself.",
     )
-    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="where everything is written (default: out/demo)")
+    parser.add_argument("--out", type=Path, default=Path("out/demo"),
+                        help="where everything is written (default: out/demo)")
     parser.add_argument("--frames", type=int, default=40, help="frames in the synthetic night (default: 40)")
     parser.add_argument("--fps", type=float, default=4.0, help="replay rate, frames per second (default: 4)")
     parser.add_argument("--seed", type=int, default=2020)
@@ -74,8 +75,8 @@ def _count_frames(broker, expected: int, seen: dict, online: threading.Event, do
 
 def run(args: argparse.Namespace) -> int:
     require("export", "torch", "sklearn", "skl2onnx", "onnx")
-    from auroral.edge.broker import LocalBroker
-    from auroral.edge.synth import night_sequence
+    from auroral.edge.tools.broker import LocalBroker
+    from auroral.edge.tools.synth import night_sequence
 
     started = time.monotonic()
     out = args.out.resolve()
@@ -100,8 +101,8 @@ def run(args: argparse.Namespace) -> int:
         counter.start()
         common = ["--broker", broker.address, "--station", STATION]
         listener = subprocess.Popen(_auroral("listen", *common))
-        daemon = subprocess.Popen(_auroral("run", "--watch", str(watch), "--bundle", str(bundle), "--state-dir", str(state),
-                                           "--metrics-port", "0", *common))
+        daemon = subprocess.Popen(_auroral("run", "--watch", str(watch), "--bundle", str(bundle),
+                                           "--state-dir", str(state), "--metrics-port", "0", *common))
         try:
             if not online.wait(timeout=60):
                 raise UserError("the station daemon did not come online within 60 s (see its log above)")

@@ -3,6 +3,12 @@
 Two activation encodings are built — U8S8 (uint8 activations, int8 weights) and S8S8 (int8 both) —
 and the faster one on this CPU is kept: which wins depends on the CPU's integer dot-product support
 (VNNI, AVX2 only, ARM SDOT), so it is measured, not assumed, and both timings go into the manifest.
+
+Weights use ONNX Runtime's reduced range, [-64, 64]. On x86 CPUs without VNNI, ONNX Runtime multiplies
+int8 weights with VPMADDUBSW, which adds two 8-bit products into a saturating int16: with full-range
+weights a pair of large activations overflows it (255·127·2 > 32767) and bright frames get wrong
+logits. With 7-bit weights the pair sum stays within int16 on every CPU a station may have, whichever
+CPU exported the model.
 """
 from __future__ import annotations
 
@@ -19,10 +25,9 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from tqdm import tqdm
 
 from auroral.edge.preprocess import PreprocessSpec
-
-from .latency import cpu_latency_ms
-from .samples import batches
-from .torch_onnx import INPUT_NAME
+from auroral.export.latency import cpu_latency_ms
+from auroral.export.samples import batches
+from auroral.export.torch_onnx import INPUT_NAME
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +79,7 @@ def quantize(fp32_path: Path, out_path: Path, calibration: Sequence[Path], spec:
             quantize_static(
                 str(prepared), str(candidate), FrameCalibrationReader(calibration, spec),
                 quant_format=QuantFormat.QDQ, per_channel=True,
-                activation_type=activation, weight_type=QuantType.QInt8,
+                activation_type=activation, weight_type=QuantType.QInt8, reduce_range=True,
                 nodes_to_exclude=output_nodes(prepared),
             )
             timings[name] = round(cpu_latency_ms(candidate, sample, repeats=repeats), 3)
@@ -85,7 +90,7 @@ def quantize(fp32_path: Path, out_path: Path, calibration: Sequence[Path], spec:
     fp32_ms = round(cpu_latency_ms(fp32_path, sample, repeats=repeats), 3)
     log.info("event=int8_chosen format=%s fp32_latency_ms=%.3f", chosen, fp32_ms)
     return {
-        "format": "QDQ", "per_channel": True, "weights": "int8",
+        "format": "QDQ", "per_channel": True, "weights": "int8", "weight_range": [-64, 64],
         "activations": "uint8" if chosen == "U8S8" else "int8",
         "chosen": chosen, "cpu_latency_ms_batch1": {**timings, "fp32": fp32_ms},
         "calibration_images": len(calibration),

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from auroral.edge.bundle import Bundle
-
-from .parity import ParityError, check_fp32, check_labels, onnx_probabilities
+from auroral.export.parity import ParityError, check_fp32, check_labels, onnx_probabilities
 
 REFERENCE_FILE = "parity.npz"
 

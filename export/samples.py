@@ -8,22 +8,19 @@ from typing import Any
 import numpy as np
 
 from auroral.edge.errors import UserError
-from auroral.edge.frames import FrameError, is_frame, read_frame
-from auroral.edge.preprocess import Preprocessor, PreprocessSpec
-
-from .source import label_index
+from auroral.edge.framebatch import FrameLoader
+from auroral.edge.frames import is_frame
+from auroral.edge.preprocess import PreprocessSpec
+from auroral.export.source import label_index
 
 
 def load_batch(paths: Sequence[Path], spec: PreprocessSpec) -> np.ndarray:
     """Decode and preprocess frames into one (N, 3, S, S) float32 batch; unreadable frames are a UserError."""
-    preprocessor = Preprocessor(spec)
-    images = []
-    for path in paths:
-        try:
-            images.append(read_frame(path, min_side=spec.min_source_side()))
-        except FrameError as exc:
-            raise UserError(f"cannot read image {path}: {exc}") from exc
-    return preprocessor.batch(images)
+    loaded = FrameLoader(spec).load(paths)
+    if loaded.failed:
+        index, reason = loaded.failed[0]
+        raise UserError(f"cannot read image {paths[index]}: {reason}")
+    return loaded.batch
 
 
 def labelled_batch(items: Sequence[tuple[Path, Any]], spec: PreprocessSpec, classes: list[str],

@@ -16,9 +16,8 @@ import onnx
 from onnx import TensorProto, compose, helper, numpy_helper
 
 from auroral.edge.errors import UserError
-
-from .source import label_index
-from .torch_onnx import INPUT_NAME, OPSET, OUTPUT_NAME, check_self_contained
+from auroral.export.source import label_index
+from auroral.export.torch_onnx import INPUT_NAME, OPSET, OUTPUT_NAME, check_self_contained
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +77,11 @@ def classifier_graph(estimator: Any, n_features: int, kind: str) -> onnx.ModelPr
 
 
 def fix_knn_distance_sign(model: onnx.ModelProto) -> None:
-    """Undo skl2onnx's sign flip of the TopK distances (opset ≥ 11), which turns ``weights='distance'`` into uniform votes.
+    """Undo skl2onnx's sign flip of the TopK distances (opset ≥ 11).
 
-    skl2onnx (≤ 1.20) negates the distances that ``TopK(largest=0)`` already returns positive, so
-    ``1 / max(d, 1e-6)`` becomes 1e6 for every neighbour. We set that constant back to +1.
+    Left in, the flip turns ``weights='distance'`` into uniform votes: skl2onnx (≤ 1.20) negates the
+    distances that ``TopK(largest=0)`` already returns positive, so ``1 / max(d, 1e-6)`` becomes 1e6 for
+    every neighbour. We set that constant back to +1.
     """
     topk_values = {node.output[0] for node in model.graph.node if node.op_type == "TopK"}
     initializers = {t.name: t for t in model.graph.initializer}
@@ -94,12 +94,16 @@ def fix_knn_distance_sign(model: onnx.ModelProto) -> None:
             constant.CopyFrom(numpy_helper.from_array(np.ones_like(numpy_helper.to_array(constant)), constant.name))
             flipped += 1
     if flipped != 1:
-        raise UserError(f"cannot export this distance-weighted KNN: expected one negated TopK distance in the skl2onnx graph, found {flipped}")
+        raise UserError("cannot export this distance-weighted KNN: expected one negated TopK distance in the "
+                        f"skl2onnx graph, found {flipped}")
     log.info("event=knn_distance_sign_fixed")
 
 
 def class_map(estimator_classes: np.ndarray, classes: list[str]) -> np.ndarray:
-    """(len(classes_), C) 0/1 matrix: column j of the estimator's output goes to bundle class label_index(classes_[j])."""
+    """(len(classes_), C) 0/1 matrix.
+
+    Column j of the estimator's output goes to bundle class ``label_index(classes_[j])``.
+    """
     mapping = np.zeros((len(estimator_classes), len(classes)), np.float32)
     for row, label in enumerate(estimator_classes):
         mapping[row, label_index(label, classes)] = 1.0

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .source import ExportableRun, label_index
+from auroral.export.source import ExportableRun, label_index
 
 
 def _jsonable(config: Any) -> Any:

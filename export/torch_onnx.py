@@ -48,7 +48,8 @@ def check_self_contained(path: Path) -> onnx.ModelProto:
     model = onnx.load(str(path), load_external_data=False)
     external = [t.name for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
     if external:
-        raise UserError(f"{path.name} keeps {len(external)} tensors in external data files; a bundle model must be one file")
+        raise UserError(f"{path.name} keeps {len(external)} tensors in external data files; "
+                        "a bundle model must be one file")
     onnx.checker.check_model(str(path), full_check=True)
     stray = list(path.parent.glob(path.name + ".data"))
     if stray:

@@ -7,8 +7,7 @@ from pathlib import Path
 import onnx
 
 from auroral.edge.bundle import load_bundle
-
-from .reference import verify_reference
+from auroral.export.reference import verify_reference
 
 log = logging.getLogger(__name__)
 
@@ -19,5 +18,6 @@ def verify_bundle(root: Path) -> dict[str, str]:
     for precision in bundle.manifest.variants:
         onnx.checker.check_model(str(bundle.model_path(precision)), full_check=True)
     results = verify_reference(bundle)
-    log.info("event=bundle_verified path=%s %s", root, " ".join(f"{k}={v.replace(' ', '_')}" for k, v in results.items()))
+    log.info("event=bundle_verified path=%s %s", root,
+             " ".join(f"{k}={v.replace(' ', '_')}" for k, v in results.items()))
     return results

@@ -25,10 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the fault-injection helpers
 
-from auroral.edge.bundle import load_bundle  # noqa: E402
-from auroral.edge.logs import setup_logging  # noqa: E402
 from faults import FrameFeed, Ledger, Station, durable_collector, persistent_broker  # noqa: E402
 from toybundle import make_toy_bundle  # noqa: E402
+
+from auroral.edge.bundle import load_bundle  # noqa: E402
+from auroral.edge.logs import setup_logging  # noqa: E402
 
 log = logging.getLogger("auroral.soak")
 FIELDS = ["elapsed_s", "written", "received_frames", "messages", "duplicates", "classified_twice", "pending",
@@ -55,7 +56,8 @@ def sample(station: Station, feed: FrameFeed, ledger: Ledger, started: float, re
     pid = station.process.pid
     alive = station.alive
     try:
-        rss = int(next(l for l in Path(f"/proc/{pid}/status").read_text().splitlines() if l.startswith("VmRSS:")).split()[1]) / 1024
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        rss = int(next(line for line in status if line.startswith("VmRSS:")).split()[1]) / 1024
         fds = len(os.listdir(f"/proc/{pid}/fd"))
         ticks = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13]  # utime, stime
         cpu = sum(int(t) for t in ticks) / os.sysconf("SC_CLK_TCK")
@@ -128,7 +130,8 @@ def summarise(rows: list[dict], csv_path: Path, log_path: Path) -> int:
     steady = rows[len(rows) // 4:] or rows  # after warm-up
     rss = [r["rss_mb"] for r in steady if r["rss_mb"] == r["rss_mb"]]
     fds = [r["open_fds"] for r in steady if r["open_fds"] >= 0]
-    print(f"soak: {last['elapsed_s']:.0f} s, {last['broker_restarts']} broker restarts, {last['written']} frames written")
+    print(f"soak: {last['elapsed_s']:.0f} s, {last['broker_restarts']} broker restarts, "
+          f"{last['written']} frames written")
     print(f"  received {last['received_frames']}, lost {last['pending']}, classified twice {last['classified_twice']}, "
           f"duplicate deliveries {last['duplicates']} (allowed: at-least-once)")
     if rss and fds:

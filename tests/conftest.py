@@ -1,15 +1,10 @@
 """Shared fixtures: a real mosquitto on a free loopback port, and a deterministic model bundle."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # test helpers (toybundle, mqttcollect)
-
-from auroral.edge.broker import LocalBroker  # noqa: E402
-from toybundle import make_toy_bundle  # noqa: E402
+from auroral.edge.tools.broker import LocalBroker
+from support.toybundle import make_toy_bundle
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 
 from auroral.edge.contract import SCHEMAS, FrameMessage
-from auroral.edge.replay import replay
-from mqttcollect import Collector
-from toybundle import expected_label
+from auroral.edge.tools.replay import replay
+from support.mqttcollect import Collector
+from support.toybundle import expected_label
 
 STATION = "e2e"
 COLOURS = [(255, 40, 40), (40, 255, 40), (40, 40, 255), (250, 250, 250), (10, 10, 10), (200, 120, 30)]
@@ -36,7 +36,8 @@ def test_frames_flow_from_folder_to_subscriber(broker, toy_bundle, tmp_path):
     with Collector(broker, f"auroral/{STATION}/#") as collector:
         daemon = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            collector.wait_for(lambda ms: any(m.topic.endswith("/status") and m.json()["state"] == "online" for m in ms))
+            collector.wait_for(lambda ms: any(m.topic.endswith("/status") and m.json()["state"] == "online"
+                                              for m in ms))
             replay(tmp_path / "night", watch, fps=20)
             collector.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/frames")]) >= len(images))
         finally:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
+from torch.nn import functional
 
-from auroral.edge.preprocess import PreprocessSpec, Preprocessor
+from auroral.edge.preprocess import Preprocessor, PreprocessSpec
 
 
 class SkyAugment:
@@ -33,8 +33,8 @@ class SkyAugment:
         zero = torch.zeros(n)  # rotation @ diag(flip_x, flip_y), no translation: the zenith stays put
         theta = torch.stack([torch.stack([cos * flip_x, -sin * flip_y, zero], 1),
                              torch.stack([sin * flip_x, cos * flip_y, zero], 1)], 1)
-        grid = F.affine_grid(theta.to(batch), list(batch.shape), align_corners=False)
-        out = F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        grid = functional.affine_grid(theta.to(batch), list(batch.shape), align_corners=False)
+        out = functional.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         low, high = self.gain
         gain = torch.exp(torch.empty(n).uniform_(math.log(low), math.log(high), generator=generator))
         gain = gain.view(n, 1, 1, 1).to(batch)

@@ -11,24 +11,20 @@ import numpy as np
 from tqdm import tqdm
 
 from auroral.edge.errors import UserError
-from auroral.edge.frames import FrameError, read_frame
-from auroral.edge.preprocess import PreprocessSpec, Preprocessor
-
-from .datasets import MAX_LISTED
+from auroral.edge.framebatch import FrameLoader
+from auroral.edge.preprocess import PreprocessSpec
+from auroral.train.datasets import MAX_LISTED
 
 log = logging.getLogger(__name__)
 
 
 def preprocess_files(paths: list[Path], spec: PreprocessSpec, desc: str = "decode") -> np.ndarray:
     """(N, 3, S, S) float32 for ``paths``; every unreadable file is listed in one :class:`UserError`."""
-    preprocessor = Preprocessor(spec)
+    loader = FrameLoader(spec)
     out = np.zeros((len(paths), 3, spec.size, spec.size), np.float32)
     bad: list[str] = []
     for i, path in enumerate(tqdm(paths, desc=desc, unit="img", leave=False, disable=len(paths) < 50)):
-        try:
-            preprocessor(read_frame(path, min_side=spec.min_source_side()), out=out[i])
-        except (FrameError, ValueError) as exc:
-            bad.append(f"{path} ({exc})")
+        bad += [f"{path} ({reason})" for _, reason in loader.load([path], out=out[i:i + 1]).failed]
     if bad:
         shown = ", ".join(bad[:MAX_LISTED]) + (f" (+{len(bad) - MAX_LISTED} more)" if len(bad) > MAX_LISTED else "")
         raise UserError(f"unreadable images ({len(bad)}): {shown}")

@@ -17,7 +17,8 @@ def register(subparsers) -> None:
         "TrainingImages/TestImages layout) and write a run directory with config, split, checkpoints, "
         "metrics.json, report.md and plots. Reproduces Kvammen et al. (2020): ResNet-50, KNN and SVM.")
     train.add_argument("--data", type=Path, help="data set folder or .csv/.json label list (path,label[,timestamp])")
-    train.add_argument("--model", choices=MODELS, default="resnet50", help="architecture or baseline (default resnet50)")
+    train.add_argument("--model", choices=MODELS, default="resnet50",
+                       help="architecture or baseline (default resnet50)")
     train.add_argument("--out", type=Path, required=True, help="run directory to create (or continue with --resume)")
     train.add_argument("--epochs", type=int, help="maximum epochs (default 30; with --resume: new total)")
     train.add_argument("--image-size", type=int, default=224, help="model input side in pixels (default 224)")

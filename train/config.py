@@ -76,7 +76,7 @@ class TrainConfig(BaseModel):
         return self.model if self.model in BASELINE_MODELS else "cnn"  # type: ignore[return-value]
 
     @model_validator(mode="after")
-    def _check(self) -> "TrainConfig":
+    def _check(self) -> TrainConfig:
         if self.model not in CNN_MODELS + BASELINE_MODELS:
             raise ValueError(f"unknown model {self.model!r}; expected one of {', '.join(CNN_MODELS + BASELINE_MODELS)}")
         if self.kind != "cnn" and not self.features:

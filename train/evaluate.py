@@ -9,14 +9,13 @@ from typing import Any
 import numpy as np
 
 from auroral.edge.errors import UserError
-
-from . import runs
-from .cache import preprocess_files
-from .datasets import load_dataset
-from .distributed import resolve_device
-from .metrics import classification_metrics
-from .report import model_label, plot_confusion, plot_per_class, write_report
-from .runs import Run
+from auroral.train import runs
+from auroral.train.cache import preprocess_files
+from auroral.train.datasets import load_dataset
+from auroral.train.distributed import resolve_device
+from auroral.train.metrics import classification_metrics
+from auroral.train.report import model_label, plot_confusion, plot_per_class, write_report
+from auroral.train.runs import Run
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ def cnn_features(batch: np.ndarray, run_dir: str, batch_size: int = 64) -> np.nd
     """(N, 3, S, S) → (N, D) penultimate activations of the CNN run at ``run_dir``."""
     import torch
 
-    from .runs import load_run
+    from auroral.train.runs import load_run
 
     model = load_run(run_dir).embedding_model()
     with torch.inference_mode():

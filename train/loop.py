@@ -16,13 +16,12 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from auroral.edge.errors import UserError
-
-from . import runs
-from .augment import SkyAugment
-from .config import TrainConfig
-from .distributed import DistContext
-from .metrics import macro_f1
-from .models import build_model
+from auroral.train import runs
+from auroral.train.augment import SkyAugment
+from auroral.train.config import TrainConfig
+from auroral.train.distributed import DistContext
+from auroral.train.metrics import macro_f1
+from auroral.train.models import build_model
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,7 @@ import torch
 from torch import nn
 
 from auroral.edge.errors import UserError
-
-from .config import ARCHITECTURES
+from auroral.train.config import ARCHITECTURES
 
 log = logging.getLogger(__name__)
 

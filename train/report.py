@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
-from .config import TrainConfig  # noqa: E402
+from auroral.train.config import TrainConfig  # noqa: E402
 
 _ROW = "| {:<16} | {:>9} | {:>6} | {:>8} | {:>7} |"
 

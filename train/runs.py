@@ -19,9 +19,8 @@ from pydantic import ValidationError
 
 from auroral.edge.errors import UserError
 from auroral.edge.preprocess import PreprocessSpec
-
-from .config import ModelKind, TrainConfig
-from .splits import Split
+from auroral.train.config import ModelKind, TrainConfig
+from auroral.train.splits import Split
 
 CONFIG = "config.json"
 SPLIT = "split.json"
@@ -90,7 +89,7 @@ class Run:
         """The CNN with its best weights, returning logits, in eval mode."""
         import torch
 
-        from .models import build_model
+        from auroral.train.models import build_model
 
         self._require("cnn")
         path = self.path / BEST
@@ -109,7 +108,7 @@ class Run:
 
     def embedding_model(self):
         """CNN: preprocessed NCHW float32 → (N, D) penultimate features, eval mode."""
-        from .models import embedding_network
+        from auroral.train.models import embedding_network
 
         return embedding_network(self._classifier(), self.config.model).eval()
 
@@ -144,7 +143,7 @@ class Run:
                 parts = [model(torch.from_numpy(batch[i:i + batch_size]).to(device)).float().cpu().numpy()
                          for i in range(0, len(batch), batch_size)]
             return np.concatenate(parts).astype(np.float32)
-        from .features import extract_features
+        from auroral.train.features import extract_features
 
         return self.sklearn_model().predict_proba(extract_features(batch, self.features())).astype(np.float32)
 

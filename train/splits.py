@@ -15,8 +15,7 @@ from typing import Literal
 import numpy as np
 
 from auroral.edge.errors import UserError
-
-from .datasets import Sample
+from auroral.train.datasets import Sample
 
 log = logging.getLogger(__name__)
 SplitKind = Literal["stratified", "night", "given"]
@@ -42,7 +41,7 @@ class Split:
         path.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> "Split":
+    def load(cls, path: Path) -> Split:
         try:
             raw = json.loads(Path(path).read_text(encoding="utf-8"))
             return cls(kind=raw["kind"], **{p: [(Path(a), str(b)) for a, b in raw[p]] for p in PARTS})

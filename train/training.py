@@ -19,16 +19,15 @@ from pydantic import ValidationError
 from auroral.edge.classes import CLASSES
 from auroral.edge.errors import UserError
 from auroral.edge.preprocess import PreprocessSpec
-
-from . import runs
-from .cache import preprocess_files
-from .config import TrainConfig
-from .datasets import load_dataset
-from .distributed import setup
-from .evaluate import label_indices, split_summary, write_results
-from .features import check_pool, extract_features
-from .metrics import macro_f1
-from .splits import PARTS, Split, by_night, given, stratified
+from auroral.train import runs
+from auroral.train.cache import preprocess_files
+from auroral.train.config import TrainConfig
+from auroral.train.datasets import load_dataset
+from auroral.train.distributed import setup
+from auroral.train.evaluate import label_indices, split_summary, write_results
+from auroral.train.features import check_pool, extract_features
+from auroral.train.metrics import macro_f1
+from auroral.train.splits import PARTS, Split, by_night, given, stratified
 
 log = logging.getLogger(__name__)
 HISTORY = "history.json"
@@ -127,7 +126,7 @@ def train_from_args(args: argparse.Namespace) -> dict[str, Any] | None:
              len(split.train), len(split.val), len(split.test))
     notes: dict[str, Any] = {}
     if config.kind == "cnn":
-        from .loop import train_cnn
+        from auroral.train.loop import train_cnn
 
         ctx = setup(config.device)
         try:
@@ -138,10 +137,11 @@ def train_from_args(args: argparse.Namespace) -> dict[str, Any] | None:
             return None
         (out / HISTORY).write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
         best = max(history, key=lambda h: h["val_macro_f1"])
-        notes["epochs trained"] = f"{len(history)} (best val macro-F1 {best['val_macro_f1']:.3f} at epoch {best['epoch']})"
+        notes["epochs trained"] = (f"{len(history)} (best val macro-F1 {best['val_macro_f1']:.3f} "
+                                   f"at epoch {best['epoch']})")
         notes[f"time per epoch on {config.device}"] = f"{np.mean([h['seconds'] for h in history]):.1f} s"
     else:
-        from .baselines import fit_baseline
+        from auroral.train.baselines import fit_baseline
 
         run = runs.Run(out, config)
         model, chosen = fit_baseline(config.model, extract_features(data["train"][0], run.features()),

@@ -9,8 +9,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ..bundle import Bundle
-from ..errors import UserError
+from auroral.edge.bundle import Bundle
+from auroral.edge.errors import UserError
 
 BACKENDS = ("ort-cpu", "ort-cuda", "ort-tensorrt", "tensorrt")
 
@@ -31,9 +31,9 @@ def create_backend(bundle: Bundle, kind: str = "ort-cpu", precision: str = "fp32
     if kind not in BACKENDS:
         raise UserError(f"unknown backend {kind!r}; choose one of {', '.join(BACKENDS)}")
     if kind == "tensorrt":
-        from .tensorrt import TensorRTBackend
+        from auroral.edge.backends.tensorrt import TensorRTBackend
 
         return TensorRTBackend(bundle, precision)
-    from .ort import OrtBackend
+    from auroral.edge.backends.ort import OrtBackend
 
     return OrtBackend(bundle, precision, provider=kind, threads=threads, pin=pin)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 
-from ..affinity import inference_cpus, pin_this_thread
-from ..bundle import Bundle
-from ..errors import UserError
+from auroral.edge.affinity import inference_cpus, pin_this_thread
+from auroral.edge.bundle import Bundle
+from auroral.edge.errors import UserError
 
 _PROVIDERS = {
     "ort-cpu": ["CPUExecutionProvider"],

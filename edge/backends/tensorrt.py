@@ -13,11 +13,12 @@ import logging
 import re
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
-from ..bundle import Bundle
-from ..errors import UserError
+from auroral.edge.bundle import Bundle
+from auroral.edge.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,11 @@ def import_cudart() -> ModuleType:
     raise UserError("the TensorRT backend needs NVIDIA's cuda-python (pip install cuda-python), which is not installed")
 
 
-def _check(result: tuple) -> object:
-    """cuda-python returns (error, value...); turn a CUDA error into a UserError."""
+def _check(result: tuple[Any, ...]) -> Any:
+    """cuda-python returns (error, value...); turn a CUDA error into a UserError.
+
+    The values are cuda-python objects (device pointers, streams, property structs) that it leaves untyped.
+    """
     error, *values = result
     if int(error) != 0:
         raise UserError(f"CUDA call failed: {error}")
@@ -86,7 +90,8 @@ class TensorRTBackend:
         runtime = trt.Runtime(self._logger)
         self._engine = runtime.deserialize_cuda_engine(path.read_bytes())
         if self._engine is None:
-            raise UserError(f"TensorRT could not load engine {path}; delete it and rebuild with auroral export --tensorrt")
+            raise UserError(f"TensorRT could not load engine {path}; "
+                            "delete it and rebuild with auroral export --tensorrt")
         self._context = self._engine.create_execution_context()
         self._stream = _check(self._cudart.cudaStreamCreate())
         self.input_name = bundle.manifest.input.input_name
@@ -104,7 +109,8 @@ class TensorRTBackend:
         if n > self._capacity:
             self._free()
             item = 3 * self.size * self.size * 4
-            self._device = (_check(self._cudart.cudaMalloc(n * item)), _check(self._cudart.cudaMalloc(n * self.classes * 4)))
+            self._device = (_check(self._cudart.cudaMalloc(n * item)),
+                            _check(self._cudart.cudaMalloc(n * self.classes * 4)))
             self._capacity = n
         return int(self._device[0]), int(self._device[1])
 
@@ -119,7 +125,8 @@ class TensorRTBackend:
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         if len(batch) > self.max_batch:  # beyond the engine's optimisation profile: run it in chunks
-            return np.concatenate([self.infer(batch[i:i + self.max_batch]) for i in range(0, len(batch), self.max_batch)])
+            return np.concatenate([self.infer(batch[i:i + self.max_batch])
+                                   for i in range(0, len(batch), self.max_batch)])
         cudart = self._cudart
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         out = np.empty((batch.shape[0], self.classes), np.float32)

@@ -1,0 +1,83 @@
+"""Re-labelling an archive: send chunks of frames to an engine, write each finished chunk, show progress.
+
+The main process only discovers, schedules and writes; workers decode and infer. At most twice as
+many chunks as the engine has slots (worker threads) are in flight, so memory stays flat for millions of frames, and
+every finished chunk is on disk at once, so an interrupted run loses at most the chunks in flight.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from auroral.edge.archive.discovery import name_time
+from auroral.edge.archive.engine import Engine
+from auroral.edge.archive.store import ResultStore
+from auroral.edge.archive.worker import classify_chunk
+from auroral.edge.bundle import load_bundle
+from auroral.edge.capture_time import CaptureTime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ArchiveSummary:
+    discovered: int
+    already_done: int
+    classified: int
+    unreadable: int
+    seconds: float
+
+    @property
+    def images_per_second(self) -> float:
+        return (self.classified + self.unreadable) / self.seconds if self.seconds > 0 else 0.0
+
+
+def _chunks(paths: list[str], size: int) -> list[list[str]]:
+    return [paths[i:i + size] for i in range(0, len(paths), size)]
+
+
+def run_archive(paths: list[Path], bundle_dir: Path, out: Path, engine: Engine, *, precision: str = "fp32",
+                chunk_size: int = 512, limit: int | None = None, progress: bool = True,
+                capture: CaptureTime | None = None) -> ArchiveSummary:
+    """Classify the ``paths`` not yet in ``out`` (at most ``limit`` of them) and append them to ``out``."""
+    capture = capture or name_time()
+    bundle = load_bundle(bundle_dir)
+    store = ResultStore(out, list(bundle.classes), bundle.sha256(precision))
+    done = store.done_paths()
+    todo = [str(p) for p in paths if str(p) not in done]
+    pending = todo if limit is None else todo[:limit]
+    # small runs are split so that every slot gets work; large ones use chunk_size
+    chunk_size = max(1, min(chunk_size, math.ceil(len(pending) / (4 * engine.slots()))))
+    queue = _chunks(pending, chunk_size)
+    log.info("event=archive_start discovered=%d already_done=%d pending=%d chunk_size=%d slots=%d",
+             len(paths), len(paths) - len(todo), len(pending), chunk_size, engine.slots())
+    queue.reverse()  # pop() from the end keeps the original order
+    bundle_arg = str(bundle.root.resolve())
+    classified = unreadable = 0
+    started = time.monotonic()
+    in_flight: set[Future] = set()
+    with tqdm(total=len(pending), unit="img", desc="archive", disable=not progress, smoothing=0.05) as bar:
+        try:
+            while queue or in_flight:
+                while queue and len(in_flight) < 2 * engine.slots():
+                    in_flight.add(engine.executor.submit(classify_chunk, bundle_arg, precision, queue.pop(), capture))
+                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    result = future.result()
+                    store.write(result.rows, result.errors)
+                    classified += len(result.rows)
+                    unreadable += len(result.errors)
+                    bar.update(len(result.rows) + len(result.errors))
+        finally:
+            for future in in_flight:
+                future.cancel()
+    summary = ArchiveSummary(len(paths), len(paths) - len(todo), classified, unreadable, time.monotonic() - started)
+    log.info("event=archive_done classified=%d unreadable=%d seconds=%.1f images_per_s=%.1f out=%s",
+             classified, unreadable, summary.seconds, summary.images_per_second, out)
+    return summary

@@ -1,0 +1,1 @@
+"""The station daemon: watch folders, classify each frame once, decide, and publish over MQTT."""

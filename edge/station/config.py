@@ -1,0 +1,240 @@
+"""The station configuration: one TOML file validated by pydantic, with command-line overrides.
+
+Every option has a default that serves a single station, except the two things only the operator
+knows (the watch folder and the model bundle). Unknown keys and bad values are errors that name the
+key, so a typo in ``station.toml`` is caught by ``auroral run --check-config`` and not at 3 a.m.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import tomllib
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from auroral.edge.capture_time import DEFAULT_FORMAT, DEFAULT_REGEX
+from auroral.edge.classes import CLASSES
+from auroral.edge.errors import UserError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _default_state_dir() -> Path:
+    return Path(os.environ.get("STATE_DIRECTORY", "/var/lib/auroral").split(":")[0])
+
+
+class WatchConfig(_Section):
+    dirs: list[Path] = Field(min_length=1, description="folders the camera writes frames into")
+    patterns: list[str] = Field(default=["*.jpg", "*.jpeg", "*.png", "*.fits", "*.fit", "*.fts"],
+                                        description="file name patterns (case-insensitive) that are frames")
+    recursive: bool = False
+    capture_time_regex: str = Field(default=DEFAULT_REGEX, description="first group holds the capture time")
+    capture_time_format: str = Field(default=DEFAULT_FORMAT, description="strptime format of that group (UTC)")
+    folder_retry_max_s: float = Field(default=30.0, gt=0,
+                                      description="longest wait between tries of an unreadable folder")
+    settle_s: float = Field(default=1.0, gt=0, description="a file seen only as created (moved in from elsewhere) is "
+                                                            "taken this long after, unless closed first")
+
+
+class ModelConfig(_Section):
+    bundle: Path
+    backend: Literal["ort-cpu", "ort-cuda", "ort-tensorrt", "tensorrt"] = "ort-cpu"
+    precision: Literal["auto", "fp32", "fp16", "int8"] = Field(
+        default="auto", description="auto: int8 when the bundle's export measured < 0.5 pp accuracy cost, else fp32")
+    threads: int | None = Field(default=None, ge=1, description="inference threads (default: ONNX Runtime's choice, "
+                                                                "or every allowed CPU when pinned)")
+    pin_threads: bool = Field(default=True, description="ort-cpu on Linux: pin each inference thread to its own CPU, "
+                                                        "so the scheduler cannot stack them on one core")
+    batch_size: int = Field(default=8, ge=1, le=256, description="largest micro-batch when a backlog waits")
+
+
+class MqttConfig(_Section):
+    host: str = "localhost"
+    port: int = Field(default=1883, ge=1, le=65535)
+    prefix: str = "auroral"
+    client_id: str | None = None
+    protocol: Literal["v5", "v311"] = Field(default="v5", description="v5 falls back to 3.1.1 if the broker refuses it")
+    keepalive_s: int = Field(default=30, ge=1)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    reconnect_min_s: float = Field(default=1.0, gt=0)
+    reconnect_max_s: float = Field(default=60.0, gt=0)
+    username: str | None = None
+    password_file: Path | None = Field(default=None, description="file holding the password (or a systemd credential)")
+    tls: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    inflight: int = Field(default=20, ge=1, le=1000, description="unacknowledged messages in flight")
+    rate_per_s: float = Field(default=50.0, gt=0,
+                              description="spool backlog send rate, so broker queues do not overflow")
+
+    @model_validator(mode="after")
+    def _pairs(self) -> MqttConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (client certificate)")
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        return self
+
+    def resolved_password_file(self) -> Path | None:
+        """The configured file, else the systemd credential ``mqtt-password`` when it exists."""
+        if self.password_file is not None:
+            return self.password_file
+        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+        if credentials and (Path(credentials) / "mqtt-password").is_file():
+            return Path(credentials) / "mqtt-password"
+        return None
+
+
+class SpoolConfig(_Section):
+    max_messages: int = Field(default=1_000_000, ge=100, description="oldest messages dropped past this (logged)")
+    max_age_s: float = Field(default=30 * 86400, gt=0, description="messages older than this are dropped (logged)")
+
+
+class FramesConfig(_Section):
+    retries: int = Field(default=5, ge=0, description="retries of an unreadable frame before quarantine")
+    retry_base_s: float = Field(default=1.0, gt=0, description="first retry delay; doubles each time")
+    quarantine: Literal["move", "list"] = "move"
+    quarantine_dir: Path | None = Field(default=None, description="default: <state_dir>/quarantine")
+
+
+class TriggerConfig(_Section):
+    label: str = "breakup"
+    threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    n: int = Field(default=3, ge=1, description="breakup frames needed ...")
+    m: int = Field(default=5, ge=1, description="... among the last m frames")
+    cooldown_s: float = Field(default=900.0, ge=0, description="no second trigger this soon after one")
+    max_per_hour: int = Field(default=6, ge=1, description="hard rate limit on capture triggers from any source")
+    duration_s: float = Field(default=600.0, gt=0, description="high-rate capture duration asked of the camera")
+    command: list[str] | None = Field(default=None, description="local command run on onset, e.g. a camera script")
+    command_timeout_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _window(self) -> TriggerConfig:
+        if self.n > self.m:
+            raise ValueError("n must be <= m")
+        return self
+
+
+class AuroraConfig(_Section):
+    labels: list[str] = Field(default=["breakup", "colored", "arcs", "discrete", "patchy", "edge"],
+                                      description="labels that count as aurora for aurora_on/aurora_off")
+    frames: int = Field(default=5, ge=1, description="consecutive frames that agree before the state flips")
+
+
+class ExternalConfig(_Section):
+    topics: list[str] = Field(default=[], description="alert topics of other stations, e.g. auroral/+/alerts")
+    arm_types: list[str] = ["breakup_onset"]
+    min_confidence: float = Field(default=0.8, ge=0.0, le=1.0, description="alerts without a confidence never arm")
+    max_age_s: float = Field(default=300, gt=0, description="alerts whose `at` is older (or this far ahead) never arm")
+    max_bytes: int = Field(default=4096, ge=64, description="larger payloads are dropped unread")
+
+
+class JournalConfig(_Section):
+    keep_days: float = Field(default=30.0, gt=0, description="journal rows older than this are removed once their "
+                                                             "file is gone; rows of files still present are kept")
+    prune_every_s: float = Field(default=3600.0, gt=0,
+                                 description="how often the journal is pruned (and once at start)")
+
+
+class StationConfig(_Section):
+    station: str = Field(default="station", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9108, ge=0, le=65535, description="0 disables the HTTP endpoint")
+    watch: WatchConfig
+    model: ModelConfig
+    mqtt: MqttConfig = MqttConfig()
+    spool: SpoolConfig = SpoolConfig()
+    frames: FramesConfig = FramesConfig()
+    trigger: TriggerConfig = TriggerConfig()
+    aurora: AuroraConfig = AuroraConfig()
+    external: ExternalConfig = ExternalConfig()
+    journal: JournalConfig = JournalConfig()
+
+    @field_validator("state_dir")
+    @classmethod
+    def _absolute_state(cls, path: Path) -> Path:
+        return path.absolute()
+
+    @field_validator("watch")
+    @classmethod
+    def _watch(cls, watch: WatchConfig) -> WatchConfig:
+        watch.dirs = [d.absolute() for d in watch.dirs]  # journal keys must not depend on the working directory
+        try:
+            if re.compile(watch.capture_time_regex).groups < 1:
+                raise ValueError("capture_time_regex needs one group")
+        except re.error as exc:
+            raise ValueError(f"capture_time_regex is not a valid regex ({exc})") from exc
+        return watch
+
+    @model_validator(mode="after")
+    def _labels(self) -> StationConfig:
+        unknown = [x for x in [self.trigger.label, *self.aurora.labels] if x not in CLASSES]
+        if unknown:
+            raise ValueError(f"unknown class label(s) {unknown}; known: {', '.join(CLASSES)}")
+        return self
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.frames.quarantine_dir or self.state_dir / "quarantine"
+
+
+def _format_error(exc: ValidationError, source: str) -> str:
+    parts = []
+    for error in exc.errors():
+        key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif error["type"] == "missing":
+            message = "required (set it in the file or with its command-line flag)"
+        parts.append(f"{key}: {message}")
+    return f"{source}: " + "; ".join(parts)
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise UserError(f"config file {path} does not exist") from exc
+    except OSError as exc:
+        raise UserError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: not valid TOML ({exc})") from exc
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> StationConfig:
+    """Read ``path`` (optional), apply command-line ``overrides`` (nested dict), validate."""
+    raw = read_toml(path) if path is not None else {}
+    source = str(path) if path is not None else "configuration"
+    try:
+        return StationConfig.model_validate(_merge(raw, overrides or {}))
+    except ValidationError as exc:
+        raise UserError(_format_error(exc, source)) from exc
+
+
+def parse_broker(address: str) -> dict[str, Any]:
+    """``HOST:PORT`` or ``HOST`` → the ``[mqtt]`` overrides."""
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        return {"host": address}
+    if not host or not port.isdigit():
+        raise UserError(f"--broker {address!r}: expected HOST:PORT, e.g. localhost:1883")
+    return {"host": host, "port": int(port)}

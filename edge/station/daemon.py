@@ -1,0 +1,108 @@
+"""The station daemon: builds the components, starts them under one supervisor, runs until SIGTERM.
+
+Flow: watcher → scheduler → pipeline (decode, infer) → ledger (one transaction per batch) → spool →
+publisher, with the onset command runner, the journal pruner and the HTTP endpoint beside them.
+Talks to systemd (``Type=notify``): READY=1 once everything runs, WATCHDOG=1 every second while every
+component is healthy (so a stuck or dead thread gets the process restarted), STOPPING=1 on shutdown. A
+clean stop takes no new frames, finishes the batch in hand, flushes the spool briefly and publishes
+``stopped``; anything left is resumed on the next start. A component that fails over and over stops
+the daemon with exit status 1.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Sequence
+
+import sdnotify
+
+from auroral.edge.classifier import Classifier
+from auroral.edge.contract import ModelRef
+from auroral.edge.errors import UserError
+from auroral.edge.station.commands import CommandRunner
+from auroral.edge.station.config import StationConfig
+from auroral.edge.station.decide import Event
+from auroral.edge.station.external import ExternalAlerts
+from auroral.edge.station.http import HttpServer
+from auroral.edge.station.journal import Pruner
+from auroral.edge.station.ledger import Ledger
+from auroral.edge.station.metrics import StationMetrics
+from auroral.edge.station.pipeline import Pipeline
+from auroral.edge.station.publisher import Publisher
+from auroral.edge.station.scheduler import Scheduler
+from auroral.edge.station.supervisor import Component, Context, Supervisor
+from auroral.edge.station.wakeup import Wakeup
+from auroral.edge.station.watcher import Watcher
+
+log = logging.getLogger("auroral.daemon")
+
+_STOP_S = {"watcher": 5.0, "pipeline": 15.0, "pruner": 5.0, "commands": 5.0, "publisher": 20.0, "http": 3.0}
+
+
+def run_daemon(config: StationConfig) -> int:
+    watchdog_log = logging.getLogger("watchdog")  # its DEBUG is one line per inotify event
+    watchdog_log.setLevel(max(logging.INFO, logging.getLogger().level))
+    stop = threading.Event()  # SIGTERM/SIGINT, or a component that gave up
+    metrics = StationMetrics()
+    supervisor = Supervisor(metrics, stop)
+    context = Context(config, metrics, supervisor)
+    model = config.model
+    classifier = Classifier(model.bundle, model.backend, model.precision, model.threads, model.pin_threads)
+    wake = Wakeup()
+    commands = CommandRunner(context)
+
+    def after_commit(events: Sequence[Event]) -> None:
+        commands.committed(events)
+        wake.set()
+
+    ledger = Ledger.open(config, metrics, ModelRef(name=classifier.model_name, sha256=classifier.model_sha256),
+                         after_commit)
+    external = ExternalAlerts(config.mqtt.prefix, config.station, config.external.max_bytes, ledger, metrics)
+    scheduler = Scheduler(ledger.journal.known, metrics)
+    components: dict[str, Component] = {}
+    if config.metrics_port:
+        try:
+            components["http"] = HttpServer(context)
+        except OSError as exc:
+            raise UserError(f"metrics_port {config.metrics_port}: cannot listen ({exc.strerror or exc})") from exc
+    components["publisher"] = Publisher(context, ledger.spool, classifier.model_name, external, wake)
+    components["commands"] = commands
+    components["pipeline"] = Pipeline(context, classifier, scheduler, ledger)
+    components["watcher"] = Watcher(context, scheduler)
+    components["pruner"] = Pruner(context, ledger.journal)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    notifier = sdnotify.SystemdNotifier()
+    for component in components.values():
+        component.start()
+    notifier.notify("READY=1")
+    log.info("event=started station=%s model=%s backend=%s spool_depth=%d frames_done=%d", config.station,
+             classifier.model_name, model.backend, ledger.spool.depth, ledger.journal.count("done"))
+    _watch(supervisor, notifier, stop)
+    notifier.notify("STOPPING=1")
+    log.info("event=stopping")
+    for name in ("watcher", "pipeline", "pruner", "commands", "publisher", "http"):  # intake first, MQTT last
+        if name in components:
+            components[name].stop(_STOP_S[name])
+    ledger.close()
+    log.info("event=stopped spool_depth=%d", ledger.spool.depth)
+    return 1 if supervisor.fatal else 0
+
+
+def _watch(supervisor: Supervisor, notifier: sdnotify.SystemdNotifier, stop: threading.Event) -> None:
+    """Until told to stop: feed systemd's watchdog once a second while every component is healthy, and
+    say once when one falls late (systemd then restarts the daemon after WatchdogSec)."""
+    late: list[str] = []
+    while not stop.wait(1.0):
+        healthy, report = supervisor.health()
+        now_late = [name for name, component in report.items() if not component["ok"]]
+        if healthy:
+            notifier.notify("WATCHDOG=1")
+        if now_late != late:
+            if now_late:
+                log.error("event=unhealthy late=%s", ",".join(now_late))
+            else:
+                log.info("event=healthy")
+            late = now_late

@@ -1,0 +1,146 @@
+"""The processed-frame journal: which files were classified (with their seq) or quarantined.
+
+It makes classification exactly-once across restarts: the start-up rescan skips every path it
+knows, and the per-station ``seq`` counter is allocated in the same transaction that records the frame.
+It also persists the decision state, so a restart in the middle of a breakup does not trigger twice.
+
+Pruning keeps it bounded: a row older than ``keep_days`` is removed only once its file is gone from
+that path, since forgetting it then cannot cause a second classification. The row of a file still
+present is kept and stamped ``checked``, and looked at again only ``keep_days`` later, so a folder that
+keeps years of frames costs one ``stat`` per file per ``keep_days``, not per run.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from auroral.edge.station.statedb import StateDB
+from auroral.edge.station.supervisor import Component, Context
+
+log = logging.getLogger("auroral.journal")
+
+_BEAT_S = 5.0  # the pruner's heartbeat while it waits for its next run
+_PRUNE_DEADLINE_S = 120.0  # one batch of 1,000 stat() calls, even on a slow SD card
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS frames (path TEXT PRIMARY KEY, seq INTEGER, state TEXT NOT NULL, at REAL NOT NULL,
+                                   checked REAL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_DUE = "COALESCE(checked, at)"  # a row is looked at once this is older than keep_days (checked: file last seen)
+
+
+def _gone(path: str) -> bool:
+    """True only when the file's folder is there and the file is not. A missing folder (a disk not
+    mounted, a folder rotated away: its frames may come back) or any other error keeps the row."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return os.path.isdir(os.path.dirname(path))
+    except OSError:
+        return False
+    return False
+
+
+class Journal:
+    def __init__(self, db: StateDB):
+        self.db = db
+        with db.lock:
+            db.conn.executescript(_SCHEMA)
+            if "checked" not in {row[1] for row in db.conn.execute("PRAGMA table_info(frames)")}:
+                db.conn.execute("ALTER TABLE frames ADD COLUMN checked REAL")  # a database from before pruning
+            db.conn.execute(f"CREATE INDEX IF NOT EXISTS frames_due ON frames ({_DUE})")
+
+    def known(self, path: str) -> bool:
+        with self.db.lock:
+            return self.db.conn.execute("SELECT 1 FROM frames WHERE path = ?", (path,)).fetchone() is not None
+
+    def next_seq(self, conn: sqlite3.Connection) -> int:
+        """Allocate the next seq; call inside :meth:`StateDB.transaction` together with :meth:`record`."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
+        seq = int(row[0]) if row else 0
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('next_seq', ?)", (str(seq + 1),))
+        return seq
+
+    def record(self, conn: sqlite3.Connection, path: str, state: str, seq: int | None = None) -> None:
+        conn.execute("INSERT OR REPLACE INTO frames (path, seq, state, at) VALUES (?, ?, ?, ?)",
+                     (path, seq, state, time.time()))
+
+    def count(self, state: str) -> int:
+        with self.db.lock:
+            return self.db.conn.execute("SELECT COUNT(*) FROM frames WHERE state = ?", (state,)).fetchone()[0]
+
+    def load_state(self, key: str) -> dict[str, Any] | None:
+        with self.db.lock:
+            row = self.db.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def save_state(self, conn: sqlite3.Connection, key: str, value: dict[str, Any]) -> None:
+        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def prune(self, keep_days: float, batch: int = 1000, now: float | None = None,
+              stop: threading.Event | None = None, on_batch: Callable[[], None] | None = None) -> tuple[int, int]:
+        """Forget rows older than ``keep_days`` whose file is gone; stamp the others ``checked``.
+
+        Works ``batch`` rows at a time: the files are stat'ed with no lock held, then one short
+        transaction applies the batch, so the pipeline's commits wait at most that long. Stops early
+        when ``stop`` is set; ``on_batch`` is called after each batch (a heartbeat). Returns (rows removed,
+        rows kept because their file is still there).
+        """
+        now = time.time() if now is None else now
+        cutoff = now - keep_days * 86400
+        removed = kept = 0
+        while not (stop and stop.is_set()):
+            paths = self._due(cutoff, batch)
+            if not paths:
+                break
+            gone = {path for path in paths if _gone(path)}  # no lock held while the disk is asked
+            present = [path for path in paths if path not in gone]
+            self._apply(gone, present, cutoff, now)
+            removed, kept = removed + len(gone), kept + len(present)
+            if on_batch is not None:
+                on_batch()
+        log.info("event=journal_pruned removed=%d kept_present=%d", removed, kept)
+        return removed, kept
+
+    def _due(self, cutoff: float, batch: int) -> list[str]:
+        with self.db.lock:
+            rows = self.db.conn.execute(f"SELECT path FROM frames WHERE {_DUE} < ? ORDER BY {_DUE} LIMIT ?",
+                                        (cutoff, batch)).fetchall()
+        return [row[0] for row in rows]
+
+    def _apply(self, gone: set[str], present: list[str], cutoff: float, now: float) -> None:
+        with self.db.transaction() as conn:
+            # `_DUE < cutoff` again: a row recorded afresh since the stat (a new file there) stays
+            conn.executemany(f"DELETE FROM frames WHERE path = ? AND {_DUE} < ?", [(p, cutoff) for p in gone])
+            conn.executemany("UPDATE frames SET checked = ? WHERE path = ?", [(now, p) for p in present])
+
+
+class Pruner(Component):
+    """Runs :meth:`Journal.prune` once at start-up and then every ``[journal] prune_every_s``. A failure
+    (e.g. a SQLite error) is logged and counted by the supervisor and tried again; it never stops the
+    classification of frames."""
+
+    def __init__(self, context: Context, journal: Journal):
+        super().__init__(context)
+        self.journal = journal
+        self.keep_days = context.config.journal.keep_days
+        self.every_s = context.config.journal.prune_every_s
+
+    def start(self) -> None:
+        self.spawn("pruner", self._loop, deadline_s=_PRUNE_DEADLINE_S)
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            self.journal.prune(self.keep_days, stop=self.stopping, on_batch=lambda: self.supervisor.beat("pruner"))
+            deadline = time.monotonic() + self.every_s
+            while not self.stopping.wait(min(_BEAT_S, max(0.0, deadline - time.monotonic()))):
+                self.supervisor.beat("pruner")
+                if time.monotonic() >= deadline:
+                    break

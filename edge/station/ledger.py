@@ -1,0 +1,149 @@
+"""The station's one commit path: every change of its state is recorded here, in one transaction.
+
+A classified frame, a quarantined frame and an external alert all go the same way: under the decision
+lock and one state-database transaction, the journal entry (and ``seq``), the decider's new state and
+every message they cause are written together; only once that transaction has committed are the
+after-effects carried out (metrics, log lines, the publisher woken, the onset command queued). A crash
+at any moment leaves either all of it or none of it, so a frame is never classified twice, never lost,
+and a decision is never published without the state that made it.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from auroral.edge.classifier import Prediction
+from auroral.edge.contract import RETAINED, AlertMessage, ModelRef, topic, utc_now
+from auroral.edge.station import messages
+from auroral.edge.station.config import StationConfig
+from auroral.edge.station.decide import Alert, Decider, Event, StateChange, Trigger
+from auroral.edge.station.journal import Journal
+from auroral.edge.station.metrics import StationMetrics
+from auroral.edge.station.spool import Spool
+from auroral.edge.station.statedb import StateDB
+
+log = logging.getLogger("auroral.ledger")
+
+
+@dataclass(frozen=True)
+class Classified:
+    """One frame the model has labelled, ready to be recorded."""
+
+    path: Path
+    captured_at: datetime
+    prediction: Prediction
+    seen: float  # wall clock when the daemon first saw the file
+    live: bool
+
+
+class Ledger:
+    def __init__(self, db: StateDB, journal: Journal, spool: Spool, decider: Decider, metrics: StationMetrics,
+                 prefix: str, station: str, model: ModelRef, after_commit: Callable[[Sequence[Event]], None]):
+        self.db = db
+        self.journal = journal
+        self.spool = spool
+        self.decider = decider
+        self.metrics = metrics
+        self.prefix = prefix
+        self.station = station
+        self.model = model
+        self.after_commit = after_commit  # wakes the publisher and queues the onset command
+        self._lock = threading.Lock()  # decisions and their messages are made one change at a time
+
+    @classmethod
+    def open(cls, config: StationConfig, metrics: StationMetrics, model: ModelRef,
+             after_commit: Callable[[Sequence[Event]], None]) -> Ledger:
+        """The ledger of ``config.state_dir``: its database, journal, spool and the decider's saved state."""
+        db = StateDB(config.state_dir)
+        journal = Journal(db)
+        spool = Spool(db, config.spool.max_messages, config.spool.max_age_s, metrics)
+        state = journal.load_state("decider") or {}
+        state.setdefault("sky", journal.load_state("sky"))  # a database from when the sky state was kept apart
+        decider = Decider(config.trigger, config.aurora, config.external, state)
+        return cls(db, journal, spool, decider, metrics, config.mqtt.prefix, config.station, model, after_commit)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- what can happen -------------------------------------------------------------------------
+    def frames(self, classified: Sequence[Classified]) -> None:
+        """Record classified frames: journal + seq, ``state``/``frames`` messages and the decisions they cause."""
+
+        def change(conn: sqlite3.Connection, now: datetime) -> list[Event]:
+            events: list[Event] = []
+            for item in classified:
+                name = item.path.name
+                confidence = min(1.0, max(0.0, item.prediction.confidence))
+                seq = self.journal.next_seq(conn)
+                found = self.decider.observe(name, item.prediction.label, confidence, now)
+                # the retained state goes before its frame: a subscriber holding the frame knows the broker's
+                # retained state is already at least this current
+                states = [e for e in found if isinstance(e, StateChange)]
+                self._put(conn, [messages.event(e, now) for e in states], item.live)
+                self._put(conn, [messages.frame(name, item.captured_at, item.prediction, self.model,
+                                                time.time() - item.seen, seq)], item.live)
+                self._put(conn, [messages.event(e, now) for e in found if not isinstance(e, StateChange)], item.live)
+                self.journal.record(conn, str(item.path), "done", seq)
+                events += found
+            return events
+
+        self._record(change)
+        for item in classified:
+            self.metrics.frames.labels(item.prediction.label).inc()
+            log.debug("event=frame_classified frame=%s label=%s confidence=%.3f", item.path.name,
+                      item.prediction.label, item.prediction.confidence)
+
+    def quarantine(self, path: Path, reason: str, attempts: int, live: bool) -> None:
+        """Record a frame given up on: journalled as quarantined, announced with a ``frame_quarantined`` alert."""
+        alert = Alert("frame_quarantined", path.name, None, {"reason": reason, "attempts": attempts})
+
+        def change(conn: sqlite3.Connection, now: datetime) -> list[Event]:
+            self.journal.record(conn, str(path), "quarantined")
+            self._put(conn, [messages.event(alert, now)], live)
+            return [alert]
+
+        self._record(change)
+        self.metrics.quarantined.inc()
+
+    def external(self, source: str, alert: AlertMessage) -> None:
+        """Rule on a valid alert from another station; record what it causes (possibly nothing)."""
+
+        def change(conn: sqlite3.Connection, now: datetime) -> list[Event]:
+            found = self.decider.external_alert(source, alert.type, alert.frame, alert.confidence, alert.at, now)
+            self._put(conn, [messages.event(e, now) for e in found], live=True)
+            return found
+
+        self._record(change)
+
+    # --- the one commit sequence -----------------------------------------------------------------
+    def _record(self, change: Callable[[sqlite3.Connection, datetime], list[Event]]) -> None:
+        with self._lock:
+            with self.db.transaction() as conn:
+                events = change(conn, utc_now())
+                self.journal.save_state(conn, "decider", self.decider.snapshot())
+            self._committed(events)
+
+    def _put(self, conn: sqlite3.Connection, outgoing: Sequence[messages.Outgoing], live: bool) -> None:
+        for item in outgoing:
+            self.spool.put(conn, topic(self.prefix, self.station, item.name), item.message.to_json(),
+                           item.name in RETAINED, live)
+
+    def _committed(self, events: Sequence[Event]) -> None:
+        for event in events:
+            if isinstance(event, Alert):
+                self.metrics.alerts.labels(event.type).inc()
+                level = logging.ERROR if event.type == "frame_quarantined" else logging.INFO
+                log.log(level, "event=alert type=%s frame=%r confidence=%s extra=%r", event.type, event.frame,
+                        event.confidence, event.extra)
+            elif isinstance(event, Trigger):
+                source = "external" if event.reason.startswith("external") else "local"
+                self.metrics.triggers.labels(source).inc()
+                log.info("event=capture_trigger reason=%s frame=%r duration_s=%g", event.reason, event.frame,
+                         event.duration_s)
+        self.after_commit(events)

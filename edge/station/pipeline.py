@@ -1,0 +1,167 @@
+"""Frames to records: a decode thread and an inference thread joined by a small bounded queue.
+
+The decode thread takes up to ``batch_size`` due paths from the scheduler (one when frames trickle in
+live, a micro-batch when a backlog waits) and loads them (:class:`~auroral.edge.framebatch.FrameLoader`:
+decode + preprocess, a reason for each file that fails); the inference thread runs the model and hands
+the batch to the :class:`~auroral.edge.station.ledger.Ledger`, which records it in one transaction. Only
+paths wait in the scheduler; at most two preprocessed batches exist at any time, so memory stays
+bounded however many files arrive. A frame that cannot be loaded is retried with back-off, then
+quarantined and reported.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from auroral.edge.capture_time import CaptureTime
+from auroral.edge.classifier import Classifier
+from auroral.edge.station.ledger import Classified, Ledger
+from auroral.edge.station.scheduler import Item, Scheduler
+from auroral.edge.station.supervisor import Component, Context
+
+log = logging.getLogger("auroral.pipeline")
+
+_WAIT_S = 0.5
+_DECODE_DEADLINE_S = 60.0  # a batch of the largest frames decodes in seconds; a stuck read never ends
+_INFER_DEADLINE_S = 120.0  # a CPU ResNet-50 batch of 256 frames still fits
+
+
+@dataclass
+class Work:
+    items: list[Item]
+    captured: list[datetime]
+    batch: np.ndarray
+
+
+class Pipeline(Component):
+    def __init__(self, context: Context, classifier: Classifier, scheduler: Scheduler, ledger: Ledger):
+        super().__init__(context)
+        self.classifier = classifier
+        self.scheduler = scheduler
+        self.ledger = ledger
+        watch = self.config.watch
+        self.capture_time = CaptureTime(watch.capture_time_regex, watch.capture_time_format)
+        self.work: queue.Queue[Work] = queue.Queue(maxsize=2)
+        self._decoded = False  # set when the decode thread has finished: the inference thread may stop
+
+    def start(self) -> None:
+        """On :meth:`stop`, decoding ends first and inference once the batches in hand are recorded."""
+        self.spawn("decode", self._decode_loop, _DECODE_DEADLINE_S)
+        self.spawn("infer", self._infer_loop, _INFER_DEADLINE_S)
+
+    # --- decode thread ---------------------------------------------------------------------------
+    def _decode_loop(self) -> None:
+        while not self.stopping.is_set():
+            self.supervisor.beat("decode")
+            items = self.scheduler.take(self.config.model.batch_size, timeout=_WAIT_S)
+            if not items:
+                continue
+            work = self._load(items)
+            while work is not None and not self.stopping.is_set():
+                try:
+                    self.work.put(work, timeout=_WAIT_S)
+                    break
+                except queue.Full:
+                    self.supervisor.beat("decode")
+            else:
+                if work is not None:  # stopping with a loaded batch that no one will infer: try again next start
+                    for item in work.items:
+                        self.scheduler.finish(item)
+        self._decoded = True
+
+    def _load(self, items: list[Item]) -> Work | None:
+        now = time.time()
+        for item in items:
+            self.metrics.latency.labels("queue").observe(max(0.0, now - item.seen))
+        loaded = self.classifier.load([item.path for item in items])
+        for index, reason in loaded.failed:
+            self._failed(items[index], reason)
+        for seconds in loaded.seconds:
+            self.metrics.latency.labels("decode").observe(seconds)
+        if not loaded.loaded:
+            return None
+        good = [items[index] for index in loaded.loaded]
+        return Work(good, [self.capture_time(item.path) for item in good], loaded.batch)
+
+    def _failed(self, item: Item, reason: str) -> None:
+        if not item.path.exists():
+            log.warning("event=frame_vanished frame=%r", str(item.path))
+            self.scheduler.finish(item)
+            return
+        item.attempts += 1
+        frames = self.config.frames
+        if item.attempts <= frames.retries:
+            delay = frames.retry_base_s * 2 ** (item.attempts - 1)
+            self.metrics.retries.inc()
+            log.info("event=frame_retry frame=%r attempt=%d retry_in_s=%.2f reason=%r", str(item.path), item.attempts,
+                     delay, reason)
+            self.scheduler.retry(item, delay)
+            return
+        self.ledger.quarantine(item.path, reason, item.attempts, item.live)
+        where = self._move_to_quarantine(item.path) if frames.quarantine == "move" else "listed"
+        log.error("event=frame_quarantined frame=%r attempts=%d reason=%r where=%r", str(item.path), item.attempts,
+                  reason, where)
+        self.scheduler.finish(item)
+
+    def _move_to_quarantine(self, path: Path) -> str:
+        folder = self.config.quarantine_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / path.name
+            if target.exists():
+                target = folder / f"{path.stem}.{time.time_ns()}{path.suffix}"
+            shutil.move(str(path), target)
+            return str(target)
+        except OSError as exc:
+            self.metrics.errors.labels("quarantine_move").inc()
+            log.error("event=quarantine_move_failed frame=%r error=%r (kept in place, listed in the journal)",
+                      str(path), exc.strerror or str(exc))
+            return "listed"
+
+    # --- inference thread ------------------------------------------------------------------------
+    def _infer_loop(self) -> None:
+        self.classifier.bind_caller()
+        while True:
+            self.supervisor.beat("infer")
+            try:
+                work = self.work.get(timeout=_WAIT_S)
+            except queue.Empty:
+                if self.stopping.is_set() and self._decoded:
+                    return
+                continue
+            self._infer(work)
+
+    def _infer(self, work: Work) -> None:
+        started = time.monotonic()
+        try:
+            predictions = self.classifier.predict(work.batch)
+        except Exception as exc:  # noqa: BLE001 - the backend failing on one batch: retry its frames
+            self.metrics.errors.labels("inference").inc()
+            log.error("event=inference_failed frames=%d error=%r", len(work.items), str(exc))
+            for item in work.items:
+                self._failed(item, f"inference failed: {exc}")
+            return
+        inferred = time.monotonic()
+        for _ in work.items:
+            self.metrics.latency.labels("infer").observe((inferred - started) / len(work.items))
+        classified = [Classified(item.path, captured, prediction, item.seen, item.live)
+                      for item, captured, prediction in zip(work.items, work.captured, predictions, strict=True)]
+        try:
+            self.ledger.frames(classified)
+        except Exception:
+            # nothing was committed (e.g. the disk is full): the frames wait and are tried again, uncounted
+            for item in work.items:
+                self.scheduler.retry(item, self.config.frames.retry_base_s)
+            raise
+        finished = time.time()
+        self.metrics.latency.labels("commit").observe(time.monotonic() - inferred)
+        for item in work.items:
+            self.metrics.latency.labels("total").observe(max(0.0, finished - item.seen))
+            self.scheduler.finish(item)

@@ -1,0 +1,158 @@
+"""``auroral bench``: model-only latency per backend, the whole station path, and the machine's floor, in one run.
+
+Light at import time (stdlib + edge); torch, ONNX and the measurement modules load once the extra is
+known to be installed. Randomly initialised weights are used: latency does not depend on their values.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from auroral.edge.errors import UserError
+from auroral.edge.extras import require
+
+log = logging.getLogger(__name__)
+
+#: --quick: a small model on small frames, enough to see that every part runs (numbers are not meaningful)
+QUICK = {"model": "resnet18", "image_size": 64, "frames": 6, "camera_size": 256, "repeats": 4}
+FULL = {"model": "resnet50", "image_size": 224, "frames": 32, "camera_size": 1024, "repeats": 40}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="measure model-only latency per backend, the whole station path, and the hardware floor",
+        description="On the same frames in one run: model-only latency at batch 1 and batch N for PyTorch eager, "
+                    "ONNX Runtime fp32 and int8 (and CUDA/TensorRT where present); the whole station path (real "
+                    "mosquitto + the `auroral run` daemon, file closed -> MQTT message received) at a steady rate "
+                    "and in a burst; and the floor (model FLOPs / measured matmul peak). Weights are random: "
+                    "timing does not depend on them. See docs/PERFORMANCE.md.")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"small and fast (default model {QUICK['model']} at {QUICK['image_size']} px, "
+                             f"{QUICK['frames']} frames): checks that everything runs, numbers are not meaningful")
+    parser.add_argument("--model", help=f"architecture from auroral train (default {FULL['model']})")
+    parser.add_argument("--image-size", type=int, help=f"model input side in pixels (default {FULL['image_size']})")
+    parser.add_argument("--batch", type=int, default=8,
+                        help="batch N for model-only timing and the daemon's micro-batch (default 8)")
+    parser.add_argument("--frames", type=int,
+                        help=f"frames per station phase and for model timing (default {FULL['frames']})")
+    parser.add_argument("--camera-size", type=int,
+                        help=f"side of the synthetic camera JPEGs (default {FULL['camera_size']})")
+    parser.add_argument("--frames-dir", type=Path, metavar="DIR",
+                        help="time on your camera's own frames (JPEG/PNG/FITS below DIR; the first --frames of them) "
+                             "instead of ../shared/data or a synthetic night")
+    parser.add_argument("--repeats", type=int, help=f"timed model calls at batch 1 (default {FULL['repeats']})")
+    parser.add_argument("--mqtt-rate", type=float, metavar="MSG_PER_S",
+                        help="set the daemon's [mqtt] rate_per_s (default: the daemon's own default)")
+    parser.add_argument("--no-station", action="store_true", help="skip the station path (model-only and floor)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE as JSON")
+    parser.add_argument("--workdir", type=Path,
+                        help="keep the bundle, frames and daemon log here (default: a temporary folder)")
+    parser.set_defaults(func=run)
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Flags over the --quick or full defaults, validated (bad values are a one-line UserError)."""
+    base = QUICK if args.quick else FULL
+    chosen = {key: getattr(args, key) if getattr(args, key) is not None else value for key, value in base.items()}
+    chosen["batch"] = args.batch
+    chosen["mqtt_rate"] = args.mqtt_rate
+    chosen["frames_dir"] = str(args.frames_dir.resolve()) if args.frames_dir else None
+    if args.mqtt_rate is not None and not args.mqtt_rate > 0:
+        raise UserError(f"--mqtt-rate must be positive, got {args.mqtt_rate}")
+    limits = {"image_size": (32, 1024), "batch": (1, 256), "frames": (1, 10000), "camera_size": (64, 2048),
+              "repeats": (1, 100000)}
+    for key, (low, high) in limits.items():
+        if not low <= chosen[key] <= high:
+            raise UserError(f"--{key.replace('_', '-')} must be between {low} and {high}, got {chosen[key]}")
+    return chosen
+
+
+def run(args: argparse.Namespace) -> int:
+    require("export", "torch", "onnx", "onnxruntime", "paho.mqtt", "prometheus_client")
+    chosen = settings(args)
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        results = measure(chosen, args.workdir.resolve(), station=not args.no_station)
+    else:
+        with tempfile.TemporaryDirectory(prefix="auroral-bench-") as scratch:
+            results = measure(chosen, Path(scratch), station=not args.no_station)
+    from auroral.export.bench.report import render, write_json
+
+    print(render(results))
+    if args.json:
+        write_json(args.json, results)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def measure(chosen: dict[str, Any], workdir: Path, station: bool) -> dict[str, Any]:
+    """Every measurement, in an order that keeps them from disturbing each other (daemon last, alone)."""
+    from auroral.edge.preprocess import PreprocessSpec
+    from auroral.export.bench.bundle import timing_bundle, timing_model
+    from auroral.export.bench.floor import distance, floor, model_flops, peak_gflops
+    from auroral.export.bench.frames import bench_frames, host_stages, model_inputs
+    from auroral.export.bench.report import targets
+    from auroral.export.bench.station import station_path
+
+    load_before = os.getloadavg()[0]
+    spec = PreprocessSpec(size=chosen["image_size"])
+    module = timing_model(chosen["model"])
+    frames, source = bench_frames(workdir / "frames", chosen["frames"], chosen["camera_size"],
+                                  Path(chosen["frames_dir"]) if chosen["frames_dir"] else None)
+    inputs = model_inputs(frames, spec)
+    bundle_dir = timing_bundle(module, chosen["model"], spec, workdir / "bundle", frames, inputs)
+    model, after_idle, unavailable = _time_models(module, bundle_dir, inputs, chosen)
+    the_floor = floor(model_flops(module, spec.size), peak_gflops())
+    distance(model, the_floor["floor_ms_per_image"])
+    results: dict[str, Any] = {
+        "config": {**chosen, "weights": "random initialisation (timing only)", "frames_source": source,
+                   "frame_kib_mean": round(sum(p.stat().st_size for p in frames) / len(frames) / 1024, 1)},
+        "floor": the_floor, "model": model, "model_after_idle": after_idle, "unavailable": unavailable,
+        "host_stages": host_stages(frames, spec, chosen["repeats"]),
+    }
+    if station:
+        results["station"] = station_path(bundle_dir, "int8", chosen["batch"], chosen["mqtt_rate"], frames,
+                                          workdir / "station", steady_frames=chosen["frames"],
+                                          steady_interval_s=after_idle["ort_cpu_int8"]["gap_s"],
+                                          burst_frames=max(chosen["frames"], 8 * chosen["batch"]))
+    results["config"]["machine"] = {"cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
+                                    os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                                    "load_average_1m_before": round(load_before, 2),
+                                    "load_average_1m_after": round(os.getloadavg()[0], 2)}
+    results["targets"] = targets(results, chosen["batch"])
+    return results
+
+
+def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, Any]) -> tuple[dict, dict, dict]:
+    """Model-only figures for PyTorch eager and every station backend here; the sessions are freed on return.
+
+    Also batch-1 ORT CPU latency with the station's steady cadence between calls, the fair yardstick for
+    the steady station path (back-to-back calls keep caches and the thread pool hot).
+    """
+    from auroral.edge.bundle import load_bundle
+    from auroral.export.bench.model import (
+        GPU_BATCHES,
+        add_speedups,
+        available_backends,
+        model_only,
+        time_after_idle,
+        torch_eager,
+    )
+
+    runnable, unavailable = available_backends(load_bundle(bundle_dir))
+    batches = sorted({1, chosen["batch"]})
+    model = model_only({"pytorch_eager": torch_eager(module), **runnable}, inputs, batches, chosen["repeats"])
+    gpu = {name: infer for name, infer in runnable.items() if "cuda" in name or "tensorrt" in name}
+    gpu_batches = [b for b in GPU_BATCHES if b not in batches]
+    for name, per_batch in model_only(gpu, inputs, gpu_batches, chosen["repeats"]).items():
+        model[name].update(per_batch)
+    add_speedups(model)
+    gap_s = round(max(0.25, 4 * model["ort_cpu_int8"]["batch1"]["median_ms"] / 1000.0), 3)
+    after_idle = {name: time_after_idle(runnable[name], inputs, gap_s, max(5, chosen["repeats"] // 4))
+                  for name in ("ort_cpu_fp32", "ort_cpu_int8")}
+    return model, after_idle, unavailable

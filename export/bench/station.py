@@ -1,0 +1,189 @@
+"""The whole station path, measured from outside as an operator runs it.
+
+A private mosquitto (``LocalBroker``), the real daemon as a subprocess (``auroral run``), a subscriber
+that timestamps every ``frames`` message, and a writer that drops JPEGs into the watched folder like a
+camera: latency is *file closed → message received*. Two phases on the same frames: a steady rate and
+a burst. Per-stage shares come from the daemon's own Prometheus histograms, scraped before and after
+each phase, so they cover exactly that phase's frames.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from prometheus_client.parser import text_string_to_metric_families
+
+from auroral.edge.errors import UserError
+from auroral.edge.tools.broker import LocalBroker, free_port
+from auroral.edge.tools.processes import stop_process
+from auroral.export.bench.stats import summarize
+
+log = logging.getLogger(__name__)
+
+STATION = "BENCH"
+STAGES = ("queue", "decode", "infer", "commit", "total")
+_START_TIMEOUT_S = 180.0
+
+
+class _Subscriber:
+    """Receives ``auroral/BENCH/#`` and notes when each frame's message arrived."""
+
+    def __init__(self, broker: LocalBroker):
+        self.arrived: dict[str, float] = {}
+        self.online = threading.Event()
+        self._cond = threading.Condition()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(f"auroral/{STATION}/#", qos=1)
+        self.client.on_message = self._on_message
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        now = time.time()
+        if msg.topic.endswith("/status") and json.loads(msg.payload).get("state") == "online":
+            self.online.set()
+        elif msg.topic.endswith("/frames"):
+            with self._cond:
+                self.arrived.setdefault(json.loads(msg.payload)["frame"], now)
+                self._cond.notify_all()
+
+    def wait_frames(self, names: list[str], daemon: subprocess.Popen, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not all(n in self.arrived for n in names):
+                if daemon.poll() is not None:
+                    raise UserError(f"the station daemon exited with status {daemon.returncode} during the bench")
+                if time.monotonic() > deadline:
+                    missing = sum(n not in self.arrived for n in names)
+                    raise UserError(f"{missing} of {len(names)} frames produced no MQTT message within {timeout:.0f} s")
+                self._cond.wait(0.5)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def _scrape(port: int) -> dict[str, tuple[float, float]]:
+    """Per stage: (sum of seconds, count) of the daemon's latency histogram."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    sums: dict[str, list[float]] = {s: [0.0, 0.0] for s in STAGES}
+    for family in text_string_to_metric_families(text):
+        if family.name != "auroral_stage_latency_seconds":
+            continue
+        for sample in family.samples:
+            stage = sample.labels.get("stage")
+            if stage in sums and sample.name.endswith("_sum"):
+                sums[stage][0] = sample.value
+            elif stage in sums and sample.name.endswith("_count"):
+                sums[stage][1] = sample.value
+    return {s: (v[0], v[1]) for s, v in sums.items()}
+
+
+def _stage_shares(before: dict, after: dict, e2e_mean_ms: float) -> dict[str, Any]:
+    """Mean ms per frame of each daemon stage in a phase, and its share of the end-to-end mean."""
+    mean = {}
+    for stage in STAGES:
+        count = after[stage][1] - before[stage][1]
+        mean[stage] = (after[stage][0] - before[stage][0]) / count * 1000.0 if count else 0.0
+    parts = {s: mean[s] for s in ("queue", "decode", "infer", "commit")}
+    parts["preprocess_and_handoff"] = mean["total"] - sum(parts.values())
+    parts["detect_publish_deliver"] = e2e_mean_ms - mean["total"]
+    return {stage: {"mean_ms": round(ms, 3), "share": round(ms / e2e_mean_ms, 4)} for stage, ms in parts.items()}
+
+
+class StationBench:
+    """Runs the daemon on a bundle and measures phases; use as a context manager."""
+
+    def __init__(self, bundle: Path, precision: str, batch: int, mqtt_rate: float | None, frames: list[Path],
+                 workdir: Path):
+        self.bundle, self.precision, self.batch, self.mqtt_rate = bundle, precision, batch, mqtt_rate
+        self.jpegs = [(p.suffix.lower(), p.read_bytes()) for p in frames]
+        self.workdir = workdir
+        self.watch = workdir / "incoming"
+        self.written: dict[str, float] = {}
+        self.metrics_port = free_port()
+
+    def __enter__(self) -> StationBench:
+        shutil.rmtree(self.workdir, ignore_errors=True)  # a journal from an earlier run would skip these names
+        self.watch.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "station.toml"
+        rate = f"[mqtt]\nrate_per_s = {self.mqtt_rate}\n" if self.mqtt_rate else ""
+        config.write_text(f"[model]\nbatch_size = {self.batch}\n{rate}")
+        self.broker = LocalBroker().start()
+        try:
+            self.subscriber = _Subscriber(self.broker)
+        except BaseException:
+            self.broker.__exit__()  # never leave a private mosquitto running
+            raise
+        self.log_path = self.workdir / "daemon.log"
+        command = [sys.executable, "-m", "auroral.edge.cli", "--log-level", "WARNING", "run", "--config", str(config),
+                   "--watch", str(self.watch), "--bundle", str(self.bundle), "--broker", self.broker.address,
+                   "--station", STATION, "--state-dir", str(self.workdir / "state"), "--precision", self.precision,
+                   "--metrics-port", str(self.metrics_port)]
+        with open(self.log_path, "ab") as log_file:
+            self.daemon = subprocess.Popen(command, stdout=log_file, stderr=log_file)
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not self.subscriber.online.wait(0.5):
+            if self.daemon.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                lines = self.log_path.read_text(errors="replace").strip().splitlines() or ["(empty log)"]
+                raise UserError(f"the station daemon did not come online (exit status {self.daemon.returncode}): "
+                                f"{lines[-1]}")
+        log.info("event=bench_daemon_online pid=%d precision=%s", self.daemon.pid, self.precision)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        stop_process(self.daemon, timeout=30)
+        self.subscriber.close()
+        self.broker.__exit__()
+
+    def _write(self, name: str, index: int) -> str:
+        suffix, data = self.jpegs[index % len(self.jpegs)]
+        path = self.watch / f"{name}{suffix}"
+        with open(path, "wb") as handle:
+            handle.write(data)
+        self.written[path.name] = time.time()  # just closed: the camera is done with it
+        return path.name
+
+    def phase(self, name: str, count: int, interval_s: float) -> dict[str, Any]:
+        """Write ``count`` frames ``interval_s`` apart (0: all at once) and measure until all have arrived."""
+        before = _scrape(self.metrics_port)
+        names = []
+        started = time.monotonic()
+        for i in range(count):
+            names.append(self._write(f"{name}_{i:05d}", i))
+            if interval_s:
+                time.sleep(max(0.0, started + (i + 1) * interval_s - time.monotonic()))
+        self.subscriber.wait_frames(names, self.daemon, timeout=60.0 + count * 10.0)
+        after = _scrape(self.metrics_port)
+        latencies = [self.subscriber.arrived[n] - self.written[n] for n in names]
+        span = max(self.subscriber.arrived[n] for n in names) - min(self.written[n] for n in names)
+        stats = summarize(latencies)
+        result = {"frames": count, "interval_s": interval_s, "p50_ms": stats["median_ms"], "p95_ms": stats["p95_ms"],
+                  "p99_ms": stats["p99_ms"], "mean_ms": round(sum(latencies) / count * 1000.0, 3),
+                  "throughput_images_per_s": round(count / span, 2)}
+        result["stages"] = _stage_shares(before, after, result["mean_ms"])
+        log.info("event=bench_station phase=%s frames=%d p50_ms=%.1f p95_ms=%.1f", name, count, result["p50_ms"],
+                 result["p95_ms"])
+        return result
+
+
+def station_path(bundle: Path, precision: str, batch: int, mqtt_rate: float | None, frames: list[Path], workdir: Path,
+                 steady_frames: int, steady_interval_s: float, burst_frames: int) -> dict[str, Any]:
+    """Warm the daemon up, then a steady phase and a burst phase; every figure in one dict."""
+    with StationBench(bundle, precision, batch, mqtt_rate, frames, workdir) as bench:
+        bench.phase("warmup", 3, steady_interval_s)
+        steady = bench.phase("steady", steady_frames, steady_interval_s)
+        burst = bench.phase("burst", burst_frames, 0.0)
+    return {"precision": precision, "daemon_batch_size": batch, "mqtt_rate_per_s": mqtt_rate or "daemon default",
+            "steady": steady, "burst": burst}

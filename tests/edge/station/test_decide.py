@@ -1,0 +1,84 @@
+"""Decision logic (pure): breakup onset with hysteresis and cooldown, aurora on/off, external arming."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from auroral.edge.station.config import AuroraConfig, ExternalConfig, TriggerConfig
+from auroral.edge.station.decide import Alert, Decider, Trigger
+
+T0 = datetime(2026, 11, 24, 22, 0, tzinfo=timezone.utc)
+
+
+def decider(state=None, **trigger) -> Decider:
+    settings = {"n": 2, "m": 3, "threshold": 0.8, "cooldown_s": 600, "max_per_hour": 6, **trigger}
+    return Decider(TriggerConfig(**settings), AuroraConfig(frames=2), ExternalConfig(min_confidence=0.8), state)
+
+
+def run(d: Decider, labels, start=T0, step_s=10.0, confidence=0.95):
+    """Feed labels one per ``step_s``; return (index, event) pairs."""
+    events = []
+    for i, label in enumerate(labels):
+        for event in d.observe(f"f{i}", label, confidence, start + timedelta(seconds=i * step_s)):
+            events.append((i, event))
+    return events
+
+
+def triggers(events):
+    return [i for i, e in events if isinstance(e, Trigger)]
+
+
+def alerts(events, kind):
+    return [i for i, e in events if isinstance(e, Alert) and e.type == kind]
+
+
+def test_onset_needs_n_of_last_m_and_fires_once_while_breakup_lasts():
+    events = run(decider(), ["breakup", "faint", "faint", "breakup", "faint", "breakup", "breakup", "breakup"])
+    assert triggers(events) == [5]
+    assert alerts(events, "breakup_onset") == [5]
+
+
+def test_low_confidence_breakup_does_not_count():
+    d = decider()
+    assert not triggers([(0, e) for e in d.observe("a", "breakup", 0.5, T0) + d.observe("b", "breakup", 0.79, T0)])
+
+
+def test_cooldown_suppresses_a_second_trigger_but_not_the_alert():
+    labels = ["breakup"] * 2 + ["faint"] * 3 + ["breakup"] * 2
+    events = run(decider(cooldown_s=600), labels, step_s=10)
+    assert triggers(events) == [1]
+    assert alerts(events, "breakup_onset") == [1, 6]
+    events = run(decider(cooldown_s=600), labels, step_s=200)  # second onset 1000 s later: past the cooldown
+    assert triggers(events) == [1, 6]
+
+
+def test_rate_limit_per_hour_holds_with_zero_cooldown():
+    labels = (["breakup"] * 2 + ["faint"] * 3) * 5
+    assert len(triggers(run(decider(cooldown_s=0, max_per_hour=3), labels))) == 3
+
+
+def test_state_round_trips_so_a_restart_mid_breakup_does_not_retrigger():
+    d = decider()
+    assert triggers(run(d, ["breakup", "breakup"])) == [1]
+    restarted = decider(state=d.snapshot())
+    assert triggers(run(restarted, ["breakup", "breakup", "breakup"], start=T0 + timedelta(seconds=30))) == []
+
+
+def test_aurora_on_and_off_need_consecutive_agreeing_frames():
+    events = run(decider(), ["faint", "faint", "arcs", "faint", "arcs", "arcs", "arcs", "faint", "faint"])
+    assert alerts(events, "aurora_on") == [5]
+    assert alerts(events, "aurora_off") == [8]
+
+
+def test_external_alert_arms_capture_by_rule_and_respects_cooldown():
+    d = decider()
+    assert d.external_alert("tromso", "aurora_on", None, 0.99, T0, T0) == []
+    assert d.external_alert("tromso", "breakup_onset", "x.jpg", 0.5, T0, T0) == []
+    assert d.external_alert("tromso", "breakup_onset", "x.jpg", None, T0, T0) == []  # no confidence: never arms
+    assert d.external_alert("tromso", "breakup_onset", "x.jpg", 0.9, T0 - timedelta(hours=1), T0) == []  # stale
+    assert d.external_alert("tromso", "breakup_onset", "x.jpg", 0.9, T0 + timedelta(hours=1), T0) == []  # future
+    armed = d.external_alert("tromso", "breakup_onset", "x.jpg", 0.9, T0 - timedelta(seconds=20), T0)
+    assert [type(e) for e in armed] == [Alert, Trigger] and armed[1].reason == "external:tromso:breakup_onset"
+    assert not armed[1].run_command
+    later = T0 + timedelta(seconds=60)
+    assert d.external_alert("abisko", "breakup_onset", "y.jpg", 0.9, later, later) == []
+    assert triggers(run(d, ["breakup", "breakup"], start=T0 + timedelta(seconds=120))) == []

@@ -1,0 +1,66 @@
+"""Which frame next: live before backlog, newest live first, each path once, retries wait unless rewritten."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from auroral.edge.station.scheduler import Scheduler
+from auroral.edge.station.watcher import is_candidate
+
+
+def names(items) -> list[str]:
+    return [i.path.name for i in items]
+
+
+def test_live_frames_go_first_newest_first_then_backlog_oldest_first():
+    scheduler = Scheduler(known=lambda path: False)
+    for name in ("b1", "b2", "b3"):
+        scheduler.offer(Path(name), live=False)
+    for name in ("l1", "l2"):
+        scheduler.offer(Path(name), live=True)
+    assert names(scheduler.take(10, timeout=0)) == ["l2", "l1", "b1", "b2", "b3"]
+
+
+def test_each_path_is_held_once_and_journal_known_paths_are_skipped():
+    scheduler = Scheduler(known=lambda path: path.endswith("done.jpg"))
+    for live in (False, True, True):
+        scheduler.offer(Path("a.jpg"), live)
+    scheduler.offer(Path("done.jpg"), live=True)
+    (item,) = scheduler.take(10, timeout=0)
+    scheduler.offer(Path("a.jpg"), live=True)  # an event while it is being decoded
+    assert scheduler.take(10, timeout=0) == [] and scheduler.depth() == 1
+    scheduler.finish(item)
+    assert scheduler.depth() == 0
+
+
+def test_a_retry_waits_but_a_new_close_event_makes_it_due_now():
+    scheduler = Scheduler(known=lambda path: False)
+    scheduler.offer(Path("slow.jpg"), live=True)
+    (item,) = scheduler.take(1, timeout=0)
+    scheduler.retry(item, delay_s=3600)
+    assert scheduler.take(1, timeout=0) == []
+    scheduler.offer(Path("slow.jpg"), live=True)  # the camera finished writing it
+    assert scheduler.take(1, timeout=0) == [item]
+
+
+def test_a_backlog_is_taken_as_a_micro_batch():
+    scheduler = Scheduler(known=lambda path: False)
+    for i in range(20):
+        scheduler.offer(Path(f"f{i:02d}.jpg"), live=False)
+    assert len(scheduler.take(8, timeout=0)) == 8 and scheduler.depth() == 20
+
+
+def test_hidden_and_temporary_names_are_not_frames():
+    patterns = ["*.jpg", "*.png"]
+    assert is_candidate(Path("KIR_20261124_220000.JPG"), patterns)
+    for name in (".KIR.jpg", "KIR.jpg.part", "KIR.jpg.tmp", "~KIR.jpg", "KIR.txt"):
+        assert not is_candidate(Path(name), patterns), name
+
+
+def test_a_created_only_file_waits_to_settle_unless_its_close_event_comes():
+    scheduler = Scheduler(known=lambda path: False)
+    scheduler.offer(Path("moved_in.jpg"), live=True, settle_s=0.05)
+    scheduler.offer(Path("being_written.jpg"), live=True, settle_s=3600)
+    assert scheduler.take(10, timeout=0) == []
+    scheduler.offer(Path("being_written.jpg"), live=True)  # its close event
+    assert names(scheduler.take(10, timeout=0)) == ["being_written.jpg"]
+    assert names(scheduler.take(10, timeout=5)) == ["moved_in.jpg"]  # after settling, with no close event

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: brokers, proxies, collectors, bundles, fault set-ups."""
