@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from auroral.edge.backends import create_backend
-from auroral.edge.bundle import Bundle, load_bundle
+from auroral.edge.bundle import Bundle, BundleError, load_bundle
 from auroral.edge.framebatch import FrameBatch, FrameLoader
 
 
@@ -35,6 +35,26 @@ class Classifier:
         self.classes = list(self.bundle.classes)
         self.model_name = self.bundle.manifest.model.name
         self.model_sha256 = self.bundle.sha256(precision)
+        self._check_against_manifest()
+
+    def _check_against_manifest(self) -> None:
+        """One inference on a dummy batch: a model that does not take the manifest's input or does not give
+        one probability per manifest class is refused now, in one line, instead of every frame failing
+        (or being labelled wrongly) later."""
+        size = self.loader.spec.size
+        where = f"bundle {self.bundle.root} ({self.precision})"
+        try:
+            out = np.asarray(self.backend.infer(np.zeros((2, 3, size, size), np.float32)))
+        except Exception as exc:  # noqa: BLE001 - each runtime raises its own types for a shape mismatch
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BundleError(f"{where}: the model does not take the 2×3×{size}×{size} input its manifest "
+                              f"describes ({first[:200]})") from exc
+        if out.shape != (2, len(self.classes)):
+            raise BundleError(f"{where}: the model gives outputs of shape {out.shape}, but its manifest names "
+                              f"{len(self.classes)} classes (expected (2, {len(self.classes)}))")
+        if not np.all(np.isfinite(out)) or not np.allclose(out.sum(axis=1), 1.0, atol=1e-2):
+            raise BundleError(f"{where}: the model's outputs are not probabilities (rows sum to "
+                              f"{np.round(out.sum(axis=1), 3).tolist()})")
 
     def bind_caller(self) -> None:
         """Call once from the thread that will run :meth:`predict` (the backend may pin it to a CPU)."""

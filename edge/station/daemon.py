@@ -11,6 +11,7 @@ the daemon with exit status 1.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Sequence
@@ -45,7 +46,7 @@ def run_daemon(config: StationConfig) -> int:
     watchdog_log.setLevel(max(logging.INFO, logging.getLogger().level))
     stop = threading.Event()  # SIGTERM/SIGINT, or a component that gave up
     metrics = StationMetrics()
-    supervisor = Supervisor(metrics, stop)
+    supervisor = Supervisor(metrics, stop, inject=os.environ.get("AURORAL_INJECT_FAULT", ""))
     context = Context(config, metrics, supervisor)
     model = config.model
     classifier = Classifier(model.bundle, model.backend, model.precision, model.threads, model.pin_threads)

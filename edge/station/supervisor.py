@@ -10,6 +10,9 @@ exit, so that systemd restarts the whole process.
 Each component beats (:meth:`Supervisor.beat`) at least once per its own deadline; the station is
 healthy (``/healthz`` 200, systemd's ``WATCHDOG=1``) only while every component has beaten in time and
 none has given up. A component that is late is named in the health report.
+
+For tests of this machinery on a real daemon, ``AURORAL_INJECT_FAULT=name:count[,name:count]`` in the
+daemon's environment makes the first ``count`` runs of those components fail at once.
 """
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ class _Beat:
 
 class Supervisor:
     def __init__(self, metrics: StationMetrics, stop: threading.Event, max_failures: int = 5,
-                 window_s: float = 600.0):
+                 window_s: float = 600.0, inject: str = ""):
         self.metrics = metrics
         self.stop = stop  # set when a component gives up: the daemon then shuts down and exits non-zero
         self.max_failures = max_failures
@@ -49,6 +52,8 @@ class Supervisor:
         self.fatal: str | None = None  # the component that gave up, if any
         self._beats: dict[str, _Beat] = {}
         self._lock = threading.Lock()
+        self._faults = {name: int(count) for name, _, count in (part.rpartition(":") for part in inject.split(","))
+                        if name and count.isdigit()}
 
     # --- heartbeats and health -------------------------------------------------------------------
     def register(self, name: str, deadline_s: float) -> None:
@@ -90,6 +95,9 @@ class Supervisor:
         while True:
             self.beat(name)
             try:
+                if self._faults.get(name, 0) > 0:
+                    self._faults[name] -= 1
+                    raise RuntimeError("injected fault (AURORAL_INJECT_FAULT)")
                 loop()
             except Exception as exc:  # noqa: BLE001 - this is the one place that catches everything
                 if not self.failed(name, exc):

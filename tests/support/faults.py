@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
@@ -134,7 +135,7 @@ class Station:
     """The daemon under test: ``auroral run`` in a subprocess with its own watch and state dirs."""
 
     def __init__(self, root: Path, bundle_dir: Path, broker_address: str, config: dict | None = None,
-                 station: str = STATION, user: str | None = None):
+                 station: str = STATION, user: str | None = None, env: dict[str, str] | None = None):
         self.root = Path(root)
         self.watch = self.root / "incoming"
         self.state = self.root / "state"
@@ -146,6 +147,7 @@ class Station:
         self.metrics_port = free_port()
         self.config = config or {}
         self.user = user
+        self.env = {**os.environ, **(env or {})}
         self.log_path = self.root / "daemon.log"
         self.process: subprocess.Popen | None = None
         self.starts = 0
@@ -161,10 +163,11 @@ class Station:
         return command
 
     def start(self) -> Station:
+        assert not self.alive, "the daemon is already running: a second start would leave one process behind"
         with open(self.log_path, "ab") as log:
             log.write(f"--- start {self.starts}\n".encode())
             log.flush()
-            self.process = subprocess.Popen(self.command(), stdout=log, stderr=log, cwd=self.root)
+            self.process = subprocess.Popen(self.command(), stdout=log, stderr=log, cwd=self.root, env=self.env)
         self.starts += 1
         return self
 
@@ -202,6 +205,14 @@ class Station:
                 labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
                 samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
         return samples
+
+    def healthz(self) -> tuple[int, dict]:
+        """/healthz as (status, the JSON report naming each component)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/healthz", timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
 
     def metric(self, prefix: str) -> float:
         """Sum of all samples whose name starts with ``prefix`` (0 when none exist yet)."""

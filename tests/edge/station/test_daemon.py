@@ -91,7 +91,7 @@ def test_restart_classifies_nothing_twice_and_skips_nothing(tmp_path, broker, to
             assert station.stop() == 0
         for colour in COLOURS:  # the camera goes on while the daemon is down
             camera.shoot(colour)
-        with station.start():
+        with station:
             camera.shoot(BREAKUP)
             received = wait_frames(collector, len(camera.expected))
     assert sorted(f.frame for f in received) == sorted(camera.expected), "a frame classified twice or skipped"
