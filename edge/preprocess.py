@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: sample types a frame may have (what :func:`auroral.edge.frames.read_frame` returns; float32 is in [0, 1])
+_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
 
 
 class PreprocessSpec(BaseModel):
@@ -37,13 +39,19 @@ class PreprocessSpec(BaseModel):
         """(top, bottom, left, right) of the square around the field of view, clipped to the frame."""
         radius = self.fov_radius * min(height, width)
         cx, cy = self.fov_center[0] * width, self.fov_center[1] * height
-        top, bottom = max(0, round(cy - radius)), min(height, round(cy + radius))
-        left, right = max(0, round(cx - radius)), min(width, round(cx + radius))
+        top, bottom = _span(cy - radius, cy + radius, height)
+        left, right = _span(cx - radius, cx + radius, width)
         return top, bottom, left, right
 
     def min_source_side(self) -> int:
         """Smallest frame side that still gives the model full resolution (for reduced JPEG decode)."""
         return int(np.ceil(self.size / (2 * self.fov_radius)))
+
+
+def _span(start: float, stop: float, length: int) -> tuple[int, int]:
+    """[start, stop) rounded and clipped to [0, length), never empty: a tiny frame still crops to one pixel."""
+    first = min(max(0, round(start)), length - 1)
+    return first, max(first + 1, min(length, round(stop)))
 
 
 class Preprocessor:
@@ -71,8 +79,10 @@ class Preprocessor:
         """Return (or write into ``out``) the float32 (3, size, size) model input for one frame."""
         if image.ndim == 3 and image.shape[2] == 1:
             image = image[:, :, 0]
-        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3) or 0 in image.shape:
             raise ValueError(f"expected an H×W or H×W×3 image, got shape {image.shape}")
+        if image.dtype not in _DTYPES:
+            raise ValueError(f"expected uint8, uint16 or float32 samples, got {image.dtype}")
         top, bottom, left, right = self.spec.crop_box(*image.shape[:2])
         s = self.spec.size
         resized = cv2.resize(image[top:bottom, left:right], (s, s), interpolation=cv2.INTER_AREA)

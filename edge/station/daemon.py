@@ -21,6 +21,7 @@ import sdnotify
 from auroral.edge.classifier import Classifier
 from auroral.edge.contract import ModelRef
 from auroral.edge.errors import UserError
+from auroral.edge.frames import unreadable_patterns
 from auroral.edge.station.commands import CommandRunner
 from auroral.edge.station.config import StationConfig
 from auroral.edge.station.decide import Event
@@ -57,6 +58,7 @@ def run_daemon(config: StationConfig) -> int:
         commands.committed(events)
         wake.set()
 
+    _drop_unreadable_patterns(config)
     ledger = Ledger.open(config, metrics, ModelRef(name=classifier.model_name, sha256=classifier.model_sha256),
                          after_commit)
     external = ExternalAlerts(config.mqtt.prefix, config.station, config.external.max_bytes, ledger, metrics)
@@ -90,6 +92,16 @@ def run_daemon(config: StationConfig) -> int:
     ledger.close()
     log.info("event=stopped spool_depth=%d", ledger.spool.depth)
     return 1 if supervisor.fatal else 0
+
+
+def _drop_unreadable_patterns(config: StationConfig) -> None:
+    """Say at start, once, which watch patterns this install cannot decode (FITS without astropy), and watch
+    for the others only: such frames would otherwise be retried and then quarantined, one by one."""
+    unreadable = unreadable_patterns(config.watch.patterns)
+    if unreadable:
+        log.error("event=patterns_unreadable patterns=%s reason=%r action=not_watched", ",".join(unreadable),
+                  "FITS needs astropy: pip install 'auroral[fits]'")
+        config.watch.patterns = [p for p in config.watch.patterns if p not in unreadable]
 
 
 def _watch(supervisor: Supervisor, notifier: sdnotify.SystemdNotifier, stop: threading.Event) -> None:

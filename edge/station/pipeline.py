@@ -15,12 +15,11 @@ import queue
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from auroral.edge.capture_time import CaptureTime
+from auroral.edge.capture_time import Captured, CaptureTime
 from auroral.edge.classifier import Classifier
 from auroral.edge.station.ledger import Classified, Ledger
 from auroral.edge.station.scheduler import Item, Scheduler
@@ -36,7 +35,7 @@ _INFER_DEADLINE_S = 120.0  # a CPU ResNet-50 batch of 256 frames still fits
 @dataclass
 class Work:
     items: list[Item]
-    captured: list[datetime]
+    captured: list[Captured]
     batch: np.ndarray
 
 
@@ -151,7 +150,7 @@ class Pipeline(Component):
         inferred = time.monotonic()
         for _ in work.items:
             self.metrics.latency.labels("infer").observe((inferred - started) / len(work.items))
-        classified = [Classified(item.path, captured, prediction, item.seen, item.live)
+        classified = [Classified(item.path, captured.at, prediction, item.seen, item.live)
                       for item, captured, prediction in zip(work.items, work.captured, predictions, strict=True)]
         try:
             self.ledger.frames(classified)

@@ -63,3 +63,19 @@ def test_rejects_wrong_shape_and_unknown_spec_keys():
 def test_min_source_side_covers_model_input():
     assert PreprocessSpec(size=224, fov_radius=0.5).min_source_side() == 224
     assert PreprocessSpec(size=100, fov_radius=0.25).min_source_side() == 200
+
+
+@pytest.mark.parametrize("shape", [(1, 100), (100, 1), (1, 1), (3, 5, 3)])
+def test_tiny_frames_crop_to_at_least_one_pixel(shape):
+    out = Preprocessor(PreprocessSpec(size=16))(np.full(shape, 255, np.uint8))
+    assert out.shape == (3, 16, 16) and np.isfinite(out).all()
+
+
+def test_crop_of_a_field_of_view_outside_the_frame_is_not_empty():
+    top, bottom, left, right = PreprocessSpec(size=16, fov_center=(3.0, -2.0), fov_radius=0.1).crop_box(50, 60)
+    assert bottom > top and right > left
+
+
+def test_rejects_sample_types_it_cannot_scale():
+    with pytest.raises(ValueError, match="expected uint8, uint16 or float32"):
+        Preprocessor(PreprocessSpec(size=16))(np.zeros((10, 10), np.bool_))
