@@ -8,6 +8,10 @@ Pruning keeps it bounded: a row older than ``keep_days`` is removed only once it
 that path, since forgetting it then cannot cause a second classification. The row of a file still
 present is kept and stamped ``checked``, and looked at again only ``keep_days`` later, so a folder that
 keeps years of frames costs one ``stat`` per file per ``keep_days``, not per run.
+
+Paths are kept as their bytes on disk (``os.fsencode``, a BLOB key), so any file name round-trips: a
+name that is not UTF-8 (a Latin-1 ``Tromsø``) reaches Python as a str with surrogate escapes, which
+SQLite cannot store as TEXT. The API takes and returns such str paths.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ CREATE TABLE IF NOT EXISTS frames (path TEXT PRIMARY KEY, seq INTEGER, state TEX
                                    checked REAL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_PATHS_AS_BYTES = "journal_paths_bytes"  # meta key: every path is a BLOB (a database from before holds TEXT)
 _DUE = "COALESCE(checked, at)"  # a row is looked at once this is older than keep_days (checked: file last seen)
 
 
@@ -56,10 +61,21 @@ class Journal:
             if "checked" not in {row[1] for row in db.conn.execute("PRAGMA table_info(frames)")}:
                 db.conn.execute("ALTER TABLE frames ADD COLUMN checked REAL")  # a database from before pruning
             db.conn.execute(f"CREATE INDEX IF NOT EXISTS frames_due ON frames ({_DUE})")
+            self._paths_to_bytes()
+
+    def _paths_to_bytes(self) -> None:
+        """Turn a database's TEXT paths into BLOBs once: a TEXT key never equals the BLOB the journal looks up.
+        A TEXT path is valid UTF-8, so its BLOB is exactly what ``os.fsencode`` gives for that name."""
+        if self.db.conn.execute("SELECT 1 FROM meta WHERE key = ?", (_PATHS_AS_BYTES,)).fetchone():
+            return
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE frames SET path = CAST(path AS BLOB) WHERE typeof(path) = 'text'")
+            conn.execute("INSERT INTO meta VALUES (?, '1')", (_PATHS_AS_BYTES,))
 
     def known(self, path: str) -> bool:
         with self.db.lock:
-            return self.db.conn.execute("SELECT 1 FROM frames WHERE path = ?", (path,)).fetchone() is not None
+            return self.db.conn.execute("SELECT 1 FROM frames WHERE path = ?",
+                                        (os.fsencode(path),)).fetchone() is not None
 
     def next_seq(self, conn: sqlite3.Connection) -> int:
         """Allocate the next seq; call inside :meth:`StateDB.transaction` together with :meth:`record`."""
@@ -70,7 +86,7 @@ class Journal:
 
     def record(self, conn: sqlite3.Connection, path: str, state: str, seq: int | None = None) -> None:
         conn.execute("INSERT OR REPLACE INTO frames (path, seq, state, at) VALUES (?, ?, ?, ?)",
-                     (path, seq, state, time.time()))
+                     (os.fsencode(path), seq, state, time.time()))
 
     def count(self, state: str) -> int:
         with self.db.lock:
@@ -113,13 +129,14 @@ class Journal:
         with self.db.lock:
             rows = self.db.conn.execute(f"SELECT path FROM frames WHERE {_DUE} < ? ORDER BY {_DUE} LIMIT ?",
                                         (cutoff, batch)).fetchall()
-        return [row[0] for row in rows]
+        return [os.fsdecode(row[0]) for row in rows]
 
     def _apply(self, gone: set[str], present: list[str], cutoff: float, now: float) -> None:
         with self.db.transaction() as conn:
             # `_DUE < cutoff` again: a row recorded afresh since the stat (a new file there) stays
-            conn.executemany(f"DELETE FROM frames WHERE path = ? AND {_DUE} < ?", [(p, cutoff) for p in gone])
-            conn.executemany("UPDATE frames SET checked = ? WHERE path = ?", [(now, p) for p in present])
+            conn.executemany(f"DELETE FROM frames WHERE path = ? AND {_DUE} < ?",
+                             [(os.fsencode(p), cutoff) for p in gone])
+            conn.executemany("UPDATE frames SET checked = ? WHERE path = ?", [(now, os.fsencode(p)) for p in present])
 
 
 class Pruner(Component):

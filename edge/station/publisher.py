@@ -253,16 +253,18 @@ class Publisher(Component):
                     properties: Properties) -> None:
         if mid == self._status_mid:
             self._status_mid = None
+        # out of the window before the spool is touched: if the delete fails (disk full; the supervisor's guard
+        # logs and counts it), the message is still spooled and no longer in flight, so the next pump sends it again
         message_id = self._inflight.pop(mid, None)
         if message_id is None:
             return
+        self.wake.set()
         if reason_code.is_failure:  # e.g. outside our ACL: it will never be accepted, so it is not kept
             log.error("event=publish_refused reason=%r spool_id=%d", str(reason_code), message_id)
             self.metrics.errors.labels("publish_refused").inc()
         else:
             self.metrics.published.inc()
         self.spool.delete(message_id)
-        self.wake.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         # paho types the payload as bytes | bytearray; it decodes bytes, so this is the same object

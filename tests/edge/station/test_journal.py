@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -43,7 +44,7 @@ def record(journal: Journal, *paths: str, state: str = "done") -> None:
 
 
 def checked(db: StateDB, path: str) -> float | None:
-    return db.conn.execute("SELECT checked FROM frames WHERE path = ?", (path,)).fetchone()[0]
+    return db.conn.execute("SELECT checked FROM frames WHERE path = ?", (os.fsencode(path),)).fetchone()[0]
 
 
 @pytest.fixture
@@ -166,6 +167,26 @@ def test_stop_ends_pruning_between_batches(db, tmp_path, monkeypatch):
     assert sum(journal.known(p) for p in paths) == 4
 
 
+def test_a_file_name_that_is_not_utf8_is_journalled_counted_and_pruned(db, tmp_path):
+    """A Latin-1 ``Tromsø`` (b'Troms\\xf8.jpg') reaches Python as a str with a surrogate escape, as a rescan
+    lists it."""
+    (tmp_path / "incoming").mkdir()
+    with open(os.fsencode(tmp_path / "incoming") + b"/Troms\xf8.jpg", "wb") as file:
+        file.write(b"jpeg")
+    [name] = os.listdir(tmp_path / "incoming")
+    latin1 = str(tmp_path / "incoming" / name)
+    utf8 = frame(tmp_path / "incoming", "Tromsø.jpg")  # the same name in UTF-8 is another file
+    journal = Journal(db)
+    assert not journal.known(latin1)
+    record(journal, latin1, utf8)
+    assert journal.known(latin1) and journal.known(utf8) and journal.count("done") == 2
+    assert journal.prune(keep_days=30, now=time.time() + 31 * DAY) == (0, 2)  # both still there
+    assert checked(db, latin1) is not None
+    os.unlink(latin1)
+    assert journal.prune(keep_days=30, now=time.time() + 62 * DAY) == (1, 1)
+    assert not journal.known(latin1) and journal.known(utf8) and journal.count("done") == 1
+
+
 def test_an_old_schema_database_is_migrated_and_keeps_working(tmp_path):
     state = tmp_path / "state"
     state.mkdir()
@@ -262,3 +283,4 @@ def test_daemon_prunes_at_start_and_never_reclassifies_a_kept_frame(tmp_path, br
     assert journal.known(str(present)) and journal.count("done") == 1
     assert journal.load_state("next_seq") == 2  # nothing classified again
     db.close()
+
