@@ -11,7 +11,7 @@ import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -22,6 +22,11 @@ from auroral.edge.preprocess import PreprocessSpec
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 Precision = Literal["fp32", "fp16", "int8"]
+#: every precision a bundle variant can have; config, CLI choices, export and backends derive from it
+PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+#: a precision, or "auto": the one :meth:`Bundle.choose_precision` picks for the bundle
+PrecisionChoice = Literal["auto", Precision]
+PRECISION_CHOICES: tuple[PrecisionChoice, ...] = get_args(PrecisionChoice)
 
 
 class BundleError(UserError):

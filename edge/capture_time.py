@@ -66,8 +66,9 @@ class CaptureTime:
         self.fmt = fmt
         self.tz = zone(tz)
 
-    def __call__(self, path: Path) -> Captured:
-        header = _read_header(path)
+    def __call__(self, path: Path, header: bytes | None = None) -> Captured:
+        """``header``: the file's first bytes when the caller has already read them (else they are read here)."""
+        header = _read_header(path) if header is None else header
         if header:
             found = _from_fits(header) if path.suffix.lower() in _FITS else self._from_exif(header)
             if found is not None:

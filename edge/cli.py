@@ -3,6 +3,10 @@
 Each module in :data:`COMMAND_MODULES` is light to import (no torch, no scikit-learn) and exposes
 ``register(subparsers)``, which adds its subcommands with ``set_defaults(func=...)``. The heavy work is
 imported inside ``func``, after :func:`auroral.edge.extras.require` has checked the extra is installed.
+
+Every subcommand follows the same conventions, set here so no module has to remember them: each
+``--help`` shows the defaults (:class:`HelpFormatter`), and the global options (``--log-level``) are
+accepted before or after the subcommand (:class:`CommandParser`).
 """
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ import argparse
 import importlib
 import logging
 import sys
+from typing import Any
 
-from auroral.edge import __version__
+from auroral.edge import __version__, progress
 from auroral.edge.errors import UserError
 from auroral.edge.logs import setup_logging
 
@@ -25,18 +30,50 @@ COMMAND_MODULES = (
     "auroral.export.bench.cli",  # bench
     "auroral.edge.archive.cli",  # archive, stats
     "auroral.export.demo",       # demo
+    "auroral.edge.backends.cli",  # engine
 )
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_LOG_LEVEL = "INFO"
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default after its help, except where there is none to show (unset, off, empty)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class RawDescriptionHelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
+    """:class:`HelpFormatter` for a subcommand whose description is laid out by hand."""
+
+
+def global_options(default: Any) -> argparse.ArgumentParser:
+    """The options every subcommand accepts; after the subcommand (``default=SUPPRESS``) they win over before it."""
+    options = argparse.ArgumentParser(add_help=False)
+    shown = f" (default: {DEFAULT_LOG_LEVEL})" if default is argparse.SUPPRESS else ""
+    options.add_argument("--log-level", default=default, choices=LOG_LEVELS,
+                         help=f"logging threshold (logs go to stderr, one line per event){shown}")
+    return options
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: defaults in its help and the global options, whatever its module passes."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        kwargs["parents"] = [*kwargs.get("parents", ()), global_options(argparse.SUPPRESS)]
+        super().__init__(**kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="auroral",
+        prog="auroral", formatter_class=HelpFormatter, parents=[global_options(DEFAULT_LOG_LEVEL)],
         description="Classify auroral all-sky images: train, export, run the station daemon, re-label archives.",
     )
     parser.add_argument("--version", action="version", version=f"auroral {__version__}")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="logging threshold (logs go to stderr, one line per event)")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CommandParser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
@@ -46,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
+    progress.configure(enabled=not getattr(args, "no_progress", False))  # only commands with a bar have the flag
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

@@ -5,18 +5,92 @@ The daemon builds its payloads from these models and the tests validate what arr
 """
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 #: topics whose last message the broker keeps for new subscribers
 RETAINED = frozenset({"status", "state"})
 
+#: a station id: one topic level, safe to echo in logs, alerts and triggers
+STATION_ID = r"^[A-Za-z0-9_-]{1,64}$"
+
+#: the longest file name a message carries (``frame``): a file system's limit
+MAX_NAME = 255
+
+#: characters never echoed as they are: controls (terminal escapes, forged log lines), line separators and
+#: lone surrogates (bytes of a file name that are not UTF-8, which JSON cannot carry)
+_UNSAFE = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
 
 def topic(prefix: str, station: str, name: str) -> str:
-    """``auroral/<station>/<name>`` for the default prefix ``auroral``."""
+    """``auroral/<station>/<name>`` for the default prefix ``auroral``; ``prefix`` and ``station`` are one
+    topic level each (see :func:`check_level`), which is how a subscriber finds the station in a topic."""
     return f"{prefix}/{station}/{name}"
+
+
+def check_level(text: str) -> str:
+    """``text`` as one level of a topic we publish on, else ``ValueError``: not empty, no ``/``, no wildcard,
+    not a ``$`` (broker-reserved) topic."""
+    if not text or "/" in text or "+" in text or "#" in text or "\x00" in text or text.startswith("$"):
+        raise ValueError(f"{text!r} must be one topic level: not empty, without '/', '+', '#', or a leading '$'")
+    return text
+
+
+def check_filter(text: str) -> str:
+    """``text`` as an MQTT topic filter, else ``ValueError``: a broker refuses an invalid subscription, which
+    would otherwise only show as a station that never hears another one."""
+    if not text or "\x00" in text or len(text.encode("utf-8", "surrogatepass")) > 65535:
+        raise ValueError(f"{text!r} is not a topic filter (empty, NUL or longer than 65535 bytes)")
+    levels = text.split("/")
+    for i, level in enumerate(levels):
+        if "#" in level and (level != "#" or i != len(levels) - 1):
+            raise ValueError(f"{text!r} is not a topic filter: '#' must be a whole level and the last one")
+        if "+" in level and level != "+":
+            raise ValueError(f"{text!r} is not a topic filter: '+' must be a whole level")
+    return text
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters, line separators and lone surrogates written as escapes (``\\n``,
+    ``\\x1b``, ``\\udcf8``): a name from outside can neither drive a terminal nor forge a line."""
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _UNSAFE else c
+                   for c in text)
+
+
+def _time_text(value: Any) -> Any:
+    """Times travel as ISO-8601 text; a number, or text that is one, would be read by pydantic as Unix time."""
+    if isinstance(value, (bool, int, float)) or (isinstance(value, str) and _is_number(value)):
+        raise ValueError("a time must be an ISO-8601 date-time string with a time zone")
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _name(value: Any) -> Any:
+    """A file name of at most ``MAX_NAME`` characters, escaped by :func:`printable` (before pydantic's own
+    check, which refuses the lone surrogates of a name that is not UTF-8)."""
+    if not isinstance(value, str):
+        return value
+    if len(value) > MAX_NAME:
+        raise ValueError(f"a file name has at most {MAX_NAME} characters")
+    return printable(value)
+
+
+#: a point in time that says its time zone: a naive time cannot be compared with the station's clock
+Time = Annotated[AwareDatetime, BeforeValidator(_time_text)]
+#: a frame's file name, as published and as echoed from another station: bounded and escaped
+FrameName = Annotated[str, BeforeValidator(_name)]
+#: a probability: a JSON number (not text, not a boolean), finite, 0–1
+Confidence = Annotated[float, Field(ge=0.0, le=1.0, strict=True, allow_inf_nan=False)]
 
 
 def utc_now() -> datetime:
@@ -37,16 +111,16 @@ class ModelRef(_Message):
 
 class StatusMessage(_Message):
     state: Literal["online", "offline", "stopped"]
-    since: datetime
+    since: Time
     model: str | None = None
     version: str
 
 
 class FrameMessage(_Message):
-    frame: str = Field(description="file name of the frame")
-    captured_at: datetime
+    frame: FrameName = Field(description="file name of the frame")
+    captured_at: Time
     label: str
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: Confidence
     probabilities: dict[str, float]
     model: ModelRef
     latency_ms: float = Field(ge=0.0, description="file closed (seen) to message built")
@@ -59,23 +133,23 @@ AlertType = Literal["breakup_onset", "aurora_on", "aurora_off", "external_arm", 
 class AlertMessage(_Message):
     model_config = ConfigDict(extra="allow")  # alerts may carry a few type-specific fields
     type: AlertType
-    at: datetime
-    frame: str | None = None
-    confidence: float | None = Field(None, ge=0.0, le=1.0)
+    at: Time
+    frame: FrameName | None = None
+    confidence: Confidence | None = None
 
 
 class StateMessage(_Message):
     label: str
-    since: datetime
-    frame: str
-    confidence: float = Field(ge=0.0, le=1.0)
+    since: Time
+    frame: FrameName
+    confidence: Confidence
 
 
 class TriggerMessage(_Message):
     mode: Literal["high_rate"] = "high_rate"
     duration_s: float = Field(gt=0)
     reason: str
-    frame: str | None = None
+    frame: FrameName | None = None
 
 
 SCHEMAS: dict[str, type[_Message]] = {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from auroral.edge.frames import FrameError, read_frame
+from auroral.edge.frames import FileVersion, FrameError, load_frame, read_frame
 from auroral.edge.preprocess import Preprocessor, PreprocessSpec
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ class FrameBatch:
     loaded: list[int] = field(default_factory=list)  #: indices into the paths given, one per row of ``batch``
     failed: list[tuple[int, str]] = field(default_factory=list)  #: (index into the paths, reason)
     seconds: list[float] = field(default_factory=list)  #: decode + preprocess time of each loaded frame
+    versions: list[FileVersion] = field(default_factory=list)  #: the file version each loaded frame came from
+    headers: list[bytes] = field(default_factory=list)  #: the start of each loaded file (EXIF, FITS header)
 
 
 class FrameLoader:
@@ -56,7 +58,8 @@ class FrameLoader:
         for index, path in enumerate(paths):
             started = time.perf_counter()
             try:
-                self.preprocessor(self.read(path), out=out[len(result.loaded)])
+                frame = load_frame(path, min_side=self.min_side)
+                self.preprocessor(frame.image, out=out[len(result.loaded)])
             except FrameError as exc:
                 result.failed.append((index, str(exc)))
                 continue
@@ -69,5 +72,7 @@ class FrameLoader:
                 continue
             result.loaded.append(index)
             result.seconds.append(time.perf_counter() - started)
+            result.versions.append(frame.version)
+            result.headers.append(frame.header)
         result.batch = out[:len(result.loaded)]
         return result

@@ -12,11 +12,13 @@ than a full decode followed by a resize.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import importlib.util
 import io
 import os
 import stat
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -34,6 +36,8 @@ MAX_DECODED_BYTES = 512 * 2**20
 MAX_PIXELS = 200_000_000
 #: frames with a side shorter than this are not sky images (and would crop to nothing)
 MIN_SIDE = 8
+#: how much of a file's start is kept for its capture time (EXIF fits in one 64 KiB JPEG segment)
+HEADER_BYTES = 64 * 1024
 _REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2))
 _DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
 
@@ -67,20 +71,44 @@ def _fits_available() -> bool:
     return importlib.util.find_spec("astropy") is not None
 
 
+@dataclass(frozen=True)
+class FileVersion:
+    """Which exposure a file held when it was read: size and modification time (cheap to compare with a
+    ``stat``) and a digest of the bytes, so the same bytes touched or rewritten again are recognised."""
+
+    size: int
+    mtime_ns: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class FrameFile:
+    image: np.ndarray
+    version: FileVersion
+    header: bytes  #: the first :data:`HEADER_BYTES` of the file, where EXIF and FITS headers are
+
+
 def read_frame(path: str | Path, min_side: int | None = None) -> np.ndarray:
     """Decode one frame; ``min_side`` allows a reduced-size JPEG decode that keeps at least that many pixels."""
+    return load_frame(path, min_side).image
+
+
+def load_frame(path: str | Path, min_side: int | None = None) -> FrameFile:
+    """:func:`read_frame`, plus the version of the file that was decoded and its header bytes, all from one read."""
     path = Path(path)
-    data = _read_regular_file(path)
+    data, info = _read_regular_file(path)
     try:
         image = _decode_fits(data) if path.suffix.lower() in _FITS else _decode_raster(data, min_side)
-        return _checked(image)
+        image = _checked(image)
     except FrameError:
         raise
     except Exception as exc:  # noqa: BLE001 - a decoder failing on an odd file is that file's problem only
         raise FrameError(f"not a decodable image ({type(exc).__name__}: {exc})") from exc
+    version = FileVersion(len(data), info.st_mtime_ns, hashlib.blake2b(data, digest_size=16).hexdigest())
+    return FrameFile(image, version, data[:HEADER_BYTES])
 
 
-def _read_regular_file(path: Path) -> bytes:
+def _read_regular_file(path: Path) -> tuple[bytes, os.stat_result]:
     """The whole file, if it is a regular file of at most :data:`MAX_FILE_BYTES`; never blocks on a FIFO."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a device or FIFO is not even opened
@@ -102,7 +130,7 @@ def _read_regular_file(path: Path) -> bytes:
             raise FrameError(f"cannot read file ({exc.strerror or exc})") from exc
     if not data:
         raise FrameError("empty file (0 bytes)")
-    return data
+    return data, info
 
 
 def _kind(mode: int) -> str:

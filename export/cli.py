@@ -7,18 +7,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from auroral.edge import progress
+from auroral.edge.backends.cli import DEFAULT_MAX_BATCH, build_engines, max_batch, precision_list
+from auroral.edge.bundle import PRECISIONS
 from auroral.edge.errors import UserError
 from auroral.edge.extras import require
-
-PRECISIONS = ("fp32", "fp16", "int8")
-
-
-def _precisions(text: str) -> list[str]:
-    wanted = [p.strip() for p in text.split(",") if p.strip()]
-    bad = [p for p in wanted if p not in PRECISIONS]
-    if bad or not wanted:
-        raise argparse.ArgumentTypeError(f"precisions are a comma list of {', '.join(PRECISIONS)} (got {text!r})")
-    return wanted
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,20 +23,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("run_dir", nargs="?", type=Path, metavar="RUN_DIR",
                         help="training run directory (from auroral train)")
     parser.add_argument("--out", type=Path, metavar="BUNDLE_DIR", help="bundle directory to write")
-    parser.add_argument("--precision", type=_precisions, default=None, metavar="LIST",
-                        help="comma list of fp32,fp16,int8 (default: all three for CNNs, fp32 for KNN/SVM)")
+    parser.add_argument("--precision", type=precision_list, default=None, metavar="LIST",
+                        help=f"comma list of {','.join(PRECISIONS)} (unset: all of them for CNNs, fp32 for KNN/SVM; "
+                             "with --tensorrt, the engines to build)")
     parser.add_argument("--calibration", type=Path, metavar="DATA",
-                        help="folder of frames for INT8 calibration (default: the run's training images)")
+                        help="folder of frames for INT8 calibration (unset: the run's training images)")
     parser.add_argument("--calibration-images", type=int, default=64, metavar="N",
-                        help="at most N calibration frames (default 64)")
+                        help="at most N calibration frames")
     parser.add_argument("--val-images", type=int, default=None, metavar="N",
                         help="check parity on the first N validation images only")
     parser.add_argument("--tensorrt", action="store_true",
-                        help="also build TensorRT engines (needs TensorRT and a GPU)")
-    parser.add_argument("--max-batch", type=int, default=16, metavar="N",
-                        help="largest batch of the TensorRT profile (default 16)")
+                        help="also build TensorRT engines, as `auroral engine` does (needs TensorRT and a GPU)")
+    parser.add_argument("--max-batch", type=max_batch, default=DEFAULT_MAX_BATCH, metavar="N",
+                        help="largest batch of the TensorRT optimisation profile")
     parser.add_argument("--verify", type=Path, metavar="BUNDLE_DIR",
                         help="re-check an existing bundle: hashes and parity")
+    progress.add_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -64,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     for precision, result in verify_bundle(root).items():
         print(f"verified {root} {precision}: {result}")
     if args.tensorrt:
-        _build_engines(root, args)
+        build_engines(root, args.precision, args.max_batch)
     return 0
 
 
@@ -86,12 +81,3 @@ def _export(args: argparse.Namespace) -> Path:
         print(f"int8 format {q['chosen']} (CPU batch-1 latency ms: {q['cpu_latency_ms_batch1']})")
     print(f"bundle written: {args.out}")
     return args.out
-
-
-def _build_engines(root: Path, args: argparse.Namespace) -> None:
-    from auroral.edge.backends.engine import build_engine
-    from auroral.edge.bundle import load_bundle
-
-    bundle = load_bundle(root)
-    for precision in args.precision or list(bundle.manifest.variants):
-        print(f"tensorrt {precision}: {build_engine(bundle, precision, args.max_batch)}")

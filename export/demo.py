@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from auroral.edge import progress
 from auroral.edge.errors import UserError
 from auroral.edge.extras import require
 from auroral.edge.tools.processes import stop_process
@@ -32,10 +33,11 @@ def register(subparsers) -> None:
         "print the labels and alerts a subscriber receives. Finishes by itself.",
     )
     parser.add_argument("--out", type=Path, default=Path("out/demo"),
-                        help="where everything is written (default: out/demo)")
-    parser.add_argument("--frames", type=int, default=40, help="frames in the synthetic night (default: 40)")
-    parser.add_argument("--fps", type=float, default=4.0, help="replay rate, frames per second (default: 4)")
-    parser.add_argument("--seed", type=int, default=2020)
+                        help="where everything is written")
+    parser.add_argument("--frames", type=int, default=40, help="frames in the synthetic night")
+    parser.add_argument("--fps", type=float, default=4.0, help="replay rate, frames per second")
+    parser.add_argument("--seed", type=int, default=2020, help="seed of the synthetic frames and the model")
+    progress.add_option(parser)  # passed on to the steps that show bars
     parser.set_defaults(func=run)
 
 
@@ -83,13 +85,14 @@ def run(args: argparse.Namespace) -> int:
     data, run_dir, bundle = out / "training-data", out / "run-svm", out / "bundle"
     night, watch, state = out / "night", out / "incoming", out / "state"
     watch.mkdir(parents=True, exist_ok=True)
+    quiet = ["--no-progress"] if args.no_progress else []
 
     _step("1/5 synthetic training frames",
           "synth", "--out", str(data), "--per-class", "40", "--size", "96", "--seed", str(args.seed))
     _step("2/5 train a quick baseline (SVM on downsampled pixels)",
           "train", "--data", str(data), "--model", "svm", "--features", "pixels", "--image-size", "64",
-          "--out", str(run_dir), "--seed", str(args.seed))
-    _step("3/5 export the model bundle", "export", str(run_dir), "--out", str(bundle))
+          "--out", str(run_dir), "--seed", str(args.seed), *quiet)
+    _step("3/5 export the model bundle", "export", str(run_dir), "--out", str(bundle), *quiet)
     frames = night_sequence(night, n_frames=args.frames, size=256, seed=args.seed)
     print(f"\n== 4/5 a synthetic night of {len(frames)} frames with a breakup sequence: {night}", flush=True)
 

@@ -24,6 +24,7 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from tqdm import tqdm
 
+from auroral.edge import progress
 from auroral.edge.preprocess import PreprocessSpec
 from auroral.export.latency import cpu_latency_ms
 from auroral.export.samples import batches
@@ -47,7 +48,7 @@ class FrameCalibrationReader(CalibrationDataReader):
     def get_next(self) -> dict[str, np.ndarray] | None:
         if self._iterator is None:
             self._iterator = batches(self.paths, self.spec, self.batch_size)
-            self._progress = tqdm(total=len(self.paths), desc="int8 calibration", unit="img", leave=False)
+            self._progress = progress.bar(total=len(self.paths), desc="int8 calibration", unit="img", leave=False)
         batch = next(self._iterator, None)
         if batch is None:
             self._progress.close()

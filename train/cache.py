@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
+from auroral.edge import progress
 from auroral.edge.errors import UserError
 from auroral.edge.framebatch import FrameLoader
 from auroral.edge.preprocess import PreprocessSpec
@@ -23,7 +23,7 @@ def preprocess_files(paths: list[Path], spec: PreprocessSpec, desc: str = "decod
     loader = FrameLoader(spec)
     out = np.zeros((len(paths), 3, spec.size, spec.size), np.float32)
     bad: list[str] = []
-    for i, path in enumerate(tqdm(paths, desc=desc, unit="img", leave=False, disable=len(paths) < 50)):
+    for i, path in enumerate(progress.bar(paths, desc=desc, unit="img", leave=False, hide=len(paths) < 50)):
         bad += [f"{path} ({reason})" for _, reason in loader.load([path], out=out[i:i + 1]).failed]
     if bad:
         shown = ", ".join(bad[:MAX_LISTED]) + (f" (+{len(bad) - MAX_LISTED} more)" if len(bad) > MAX_LISTED else "")

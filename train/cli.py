@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from auroral.edge import progress
 from auroral.edge.extras import require
 from auroral.train.config import BASELINE_MODELS, CNN_MODELS
 
@@ -16,34 +17,39 @@ def register(subparsers) -> None:
         description="Train on a labelled all-sky data set (folder per class, a CSV/JSON label list, or a "
         "TrainingImages/TestImages layout) and write a run directory with config, split, checkpoints, "
         "metrics.json, report.md and plots. Reproduces Kvammen et al. (2020): ResNet-50, KNN and SVM.")
-    train.add_argument("--data", type=Path, help="data set folder or .csv/.json label list (path,label[,timestamp])")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path,
+                        help="data set folder or .csv/.json label list (path,label[,timestamp]); "
+                             "required unless --resume")
+    source.add_argument("--resume", action="store_true", help="continue the CNN run in --out from its last checkpoint")
     train.add_argument("--model", choices=MODELS, default="resnet50",
-                       help="architecture or baseline (default resnet50)")
+                       help="architecture or baseline")
     train.add_argument("--out", type=Path, required=True, help="run directory to create (or continue with --resume)")
-    train.add_argument("--epochs", type=int, help="maximum epochs (default 30; with --resume: new total)")
-    train.add_argument("--image-size", type=int, default=224, help="model input side in pixels (default 224)")
-    train.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    train.add_argument("--epochs", type=int, help="maximum epochs (unset: 30, or the run's own with --resume)")
+    train.add_argument("--image-size", type=int, default=224, help="model input side in pixels")
+    train.add_argument("--device", default="cpu", help="cpu or cuda")
     train.add_argument("--seed", type=int, default=0, help="seed for split, initialisation and augmentation")
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
-    train.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
-    train.add_argument("--schedule", choices=("cosine", "step", "none"), default="cosine")
+    train.add_argument("--batch-size", type=int, default=32, help="training batch size")
+    train.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    train.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw", help="optimiser")
+    train.add_argument("--schedule", choices=("cosine", "step", "none"), default="cosine",
+                       help="learning-rate schedule")
     train.add_argument("--patience", type=int, default=10, help="early stopping: epochs without better val macro-F1")
     train.add_argument("--pretrained", choices=("imagenet",), help="start from torchvision's ImageNet weights")
     train.add_argument("--weights", type=Path, help="start from a local state dict (.pt)")
     train.add_argument("--no-augment", action="store_true", help="no rotation/flip/gain augmentation")
     train.add_argument("--no-class-weights", action="store_true", help="plain (unweighted) cross-entropy")
-    train.add_argument("--features", help="knn/svm: 'pixels' (default) or 'cnn:RUN_DIR' (a trained CNN's embedding)")
-    train.add_argument("--pixel-pool", type=int, default=16, help="pixel features: average-pool to PxP (default 16)")
+    train.add_argument("--features", help="knn/svm: 'pixels' or 'cnn:RUN_DIR', a CNN run's embedding (unset: pixels)")
+    train.add_argument("--pixel-pool", type=int, default=16, help="pixel features: average-pool to PxP")
     train.add_argument("--split", choices=("stratified", "night"), default="stratified",
                        help="stratified by class, or by observing night (needs timestamps)")
     train.add_argument("--split-file", type=Path, help="reuse a saved split.json instead of drawing a new split")
-    train.add_argument("--val-fraction", type=float, default=0.15)
-    train.add_argument("--test-fraction", type=float, default=0.15)
+    train.add_argument("--val-fraction", type=float, default=0.15, help="share of the images for validation")
+    train.add_argument("--test-fraction", type=float, default=0.15, help="share of the images for the test")
     train.add_argument("--class-order", help="TrainingImages layout: alphabetical, canonical or a comma list")
     train.add_argument("--classes", help="own class list (comma-separated) instead of the seven of Kvammen et al.")
-    train.add_argument("--min-per-class", type=int, default=5, help="refuse classes with fewer images (default 5)")
-    train.add_argument("--resume", action="store_true", help="continue the CNN run in --out from its last checkpoint")
+    train.add_argument("--min-per-class", type=int, default=5, help="refuse classes with fewer images")
+    progress.add_option(train)
     train.set_defaults(func=run_train)
 
     evaluate = subparsers.add_parser(
@@ -55,19 +61,16 @@ def register(subparsers) -> None:
     evaluate.add_argument("--data", type=Path, help="evaluate on this data set instead of the run's test split")
     evaluate.add_argument("--class-order", help="TrainingImages layout: alphabetical, canonical or a comma list")
     evaluate.add_argument("--part", choices=("test", "val", "train"), default="test", help="part of the saved split")
-    evaluate.add_argument("--out", type=Path, help="where to write results (default: the run directory for the test "
+    evaluate.add_argument("--out", type=Path, help="where to write results (unset: the run directory for the test "
                           "part, else RUN_DIR/eval-<part> or RUN_DIR/eval-<data name> with --data)")
     evaluate.add_argument("--device", default="cpu", help="cpu or cuda (CNN runs)")
     evaluate.add_argument("--compare", action="store_true", help="print a side-by-side table of the runs' metrics")
+    progress.add_option(evaluate)
     evaluate.set_defaults(func=run_evaluate)
 
 
 def run_train(args: argparse.Namespace) -> int:
     require("train", "torch", "torchvision", "sklearn")
-    from auroral.edge.errors import UserError
-
-    if args.data is None and not args.resume:
-        raise UserError("--data is required (a folder or a .csv/.json label list)")
     from auroral.train.report import results_table
     from auroral.train.training import train_from_args
 

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
+from auroral.edge import progress
 from auroral.edge.errors import UserError
 from auroral.train import runs
 from auroral.train.augment import SkyAugment
@@ -112,7 +112,7 @@ def train_cnn(config: TrainConfig, run_dir: Path, data: dict[str, tuple[np.ndarr
         net.train()
         generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch * 101 + ctx.rank)
         batches = _batches(len(x_train), epoch, config, ctx)
-        bar = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=not ctx.is_main,
+        bar = progress.bar(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", hide=not ctx.is_main,
                    leave=True, dynamic_ncols=True)
         total, seen = 0.0, 0
         for index in bar:

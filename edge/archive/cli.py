@@ -9,7 +9,10 @@ import argparse
 import os
 from pathlib import Path
 
+from auroral.edge import progress
 from auroral.edge.archive.engine import ENGINES
+from auroral.edge.bundle import PRECISIONS
+from auroral.edge.cli import RawDescriptionHelpFormatter
 from auroral.edge.errors import UserError
 from auroral.edge.extras import require
 
@@ -81,39 +84,49 @@ def run_stats_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scheduler_address(text: str) -> str:
+    """A Dask scheduler address: ``[scheme://]host:port`` (local workers need no address at all)."""
+    rest = text.split("://", 1)[1] if "://" in text else text
+    host, _, port = rest.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a scheduler address such as tcp://host:8786 "
+                                         "(for local workers, leave out --dask and use --workers)")
+    return text
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     archive = subparsers.add_parser("archive", help="re-label an archive of frames into Parquet (parallel, resumable)",
-                                    description=ARCHIVE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                    description=ARCHIVE_HELP, formatter_class=RawDescriptionHelpFormatter)
     archive.add_argument("sources", nargs="+", metavar="SRC",
                          help="frame files, folders (searched recursively) or quoted glob patterns "
                               "('2019/**/KIR_*.jpg')")
     archive.add_argument("--bundle", required=True, type=Path, help="model bundle directory (as used by the station)")
     archive.add_argument("--out", required=True, type=Path, help="results dataset directory, e.g. results.parquet")
     archive.add_argument("--pattern", action="append", default=[], metavar="GLOB",
-                         help="only file names matching GLOB (repeatable; default: every frame suffix)")
+                         help="only file names matching GLOB (repeatable; unset: every frame suffix)")
     archive.add_argument("--since", metavar="DATE", help="first capture time to include (UTC, from the file name)")
     archive.add_argument("--until", metavar="DATE", help="last capture time to include; a bare date includes that day")
     archive.add_argument("--time-regex", metavar="REGEX",
                          help="regex whose first group is the capture time in a file name "
-                              "(default: the station's, matching YYYYMMDD_HHMMSS)")
+                              "(unset: the station's, matching YYYYMMDD_HHMMSS)")
     archive.add_argument("--time-format", metavar="FORMAT",
                          help="strptime format of that group, read as UTC "
-                              "(default: the station's, %%Y%%m%%d_%%H%%M%%S)")
+                              "(unset: the station's, %%Y%%m%%d_%%H%%M%%S)")
     archive.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
-                         help="local worker processes (default: number of CPU cores)")
+                         help="local worker processes (one per CPU core here)")
     archive.add_argument("--engine", choices=ENGINES, default="dask",
-                         help="dask: a Dask LocalCluster (default); pool: a plain local process pool")
-    archive.add_argument("--dask", metavar="ADDRESS",
+                         help="dask: a Dask LocalCluster; pool: a plain local process pool")
+    archive.add_argument("--dask", metavar="ADDRESS", type=_scheduler_address,
                          help="use a running Dask scheduler (tcp://host:8786) instead of local workers")
     archive.add_argument("--chunk-size", type=_positive, default=512,
-                         help="frames per task and per part file (default 512; small runs use smaller chunks)")
+                         help="frames per task and per part file (small runs use smaller chunks)")
     archive.add_argument("--limit", type=_positive, help="classify at most this many new frames, then stop")
-    archive.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "int8"), help="bundle variant")
-    archive.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    archive.add_argument("--precision", default="fp32", choices=PRECISIONS, help="bundle variant")
+    progress.add_option(archive)
     archive.set_defaults(func=run_archive_command)
 
     stats = subparsers.add_parser("stats", help="plots and counts of auroral classes from archive results",
-                                  description=STATS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                  description=STATS_HELP, formatter_class=RawDescriptionHelpFormatter)
     stats.add_argument("results", type=Path, help="results dataset written by auroral archive")
     stats.add_argument("--out", required=True, type=Path, help="folder for the PNG and CSV files")
     stats.add_argument("--longitude", type=_longitude, metavar="DEG",

@@ -51,7 +51,7 @@ def dask_executor(workers: int | None = None, address: str | None = None) -> Ite
     if address:
         try:
             client = Client(address, timeout="20s")
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:  # ValueError: an address Dask cannot parse
             raise UserError(f"cannot reach the Dask scheduler at {address} ({exc})") from exc
         with client:
             threads = client.nthreads()

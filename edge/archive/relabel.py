@@ -13,14 +13,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from auroral.edge.archive.discovery import name_time
 from auroral.edge.archive.engine import Engine
 from auroral.edge.archive.store import ResultStore
 from auroral.edge.archive.worker import classify_chunk
 from auroral.edge.bundle import load_bundle
 from auroral.edge.capture_time import CaptureTime
+from auroral.edge.progress import bar as progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ def run_archive(paths: list[Path], bundle_dir: Path, out: Path, engine: Engine, 
     classified = unreadable = 0
     started = time.monotonic()
     in_flight: set[Future] = set()
-    with tqdm(total=len(pending), unit="img", desc="archive", disable=not progress, smoothing=0.05) as bar:
+    with progress_bar(total=len(pending), unit="img", desc="archive", hide=not progress, smoothing=0.05) as bar:
         try:
             while queue or in_flight:
                 while queue and len(in_flight) < 2 * engine.slots():

@@ -1,18 +1,22 @@
 """Inference backends behind one interface, so the station can swap ONNX Runtime and TensorRT.
 
 A backend takes the preprocessed float32 NCHW batch and returns float32 N×C class probabilities.
-Backends are chosen by name; each one says clearly when its runtime is not installed here.
+Backends are chosen by name from one registry, :data:`BACKENDS`: the station config's ``[model] backend``
+type and every ``--backend`` choice derive from it. Each backend says clearly when its runtime is not
+installed here.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol, get_args
 
 import numpy as np
 
 from auroral.edge.bundle import Bundle
 from auroral.edge.errors import UserError
 
-BACKENDS = ("ort-cpu", "ort-cuda", "ort-tensorrt", "tensorrt")
+BackendName = Literal["ort-cpu", "ort-cuda", "ort-tensorrt", "tensorrt"]
+#: every backend name, in the order they are listed to the user
+BACKENDS: tuple[BackendName, ...] = get_args(BackendName)
 
 
 class Backend(Protocol):

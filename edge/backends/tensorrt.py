@@ -1,4 +1,4 @@
-"""Native TensorRT backend: runs an engine built by ``auroral export --tensorrt`` on this GPU.
+"""Native TensorRT backend: runs an engine built by ``auroral engine`` on this GPU.
 
 Engines are specific to a GPU model and TensorRT version, so each one is cached under the bundle's
 ``tensorrt/`` folder with both in its file name (plus the ONNX file's hash); a stale engine is never
@@ -85,13 +85,13 @@ class TensorRTBackend:
         path = engine_path(bundle, precision, gpu_name(self._cudart), trt.__version__)
         if not path.is_file():
             raise UserError(f"no TensorRT engine for {precision} on this GPU/TensorRT version ({path.name}); "
-                            f"build it with: auroral export --tensorrt --precision {precision} --verify {bundle.root}")
+                            f"build it with: auroral engine --precision {precision} {bundle.root}")
         self._logger = trt.Logger(trt.Logger.WARNING)
         runtime = trt.Runtime(self._logger)
         self._engine = runtime.deserialize_cuda_engine(path.read_bytes())
         if self._engine is None:
             raise UserError(f"TensorRT could not load engine {path}; "
-                            "delete it and rebuild with auroral export --tensorrt")
+                            f"delete it and rebuild with: auroral engine --precision {precision} {bundle.root}")
         self._context = self._engine.create_execution_context()
         self._stream = _check(self._cudart.cudaStreamCreate())
         self.input_name = bundle.manifest.input.input_name

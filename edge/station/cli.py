@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from auroral.edge.backends import BACKENDS
+from auroral.edge.bundle import PRECISION_CHOICES
 from auroral.edge.errors import UserError
 from auroral.edge.extras import require
 
@@ -23,10 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bundle", type=Path, help="model bundle directory")
     parser.add_argument("--broker", help="MQTT broker as HOST:PORT")
     parser.add_argument("--station", help="station id used in MQTT topics (auroral/<station>/...)")
-    parser.add_argument("--state-dir", type=Path, help="journal and spool location (default $STATE_DIRECTORY)")
-    parser.add_argument("--backend", choices=["ort-cpu", "ort-cuda", "ort-tensorrt", "tensorrt"])
-    parser.add_argument("--precision", choices=["auto", "fp32", "fp16", "int8"],
-                        help="model variant (default auto: int8 where the export measured < 0.5 pp accuracy cost)")
+    parser.add_argument("--state-dir", type=Path, help="journal and spool location (unset: $STATE_DIRECTORY)")
+    parser.add_argument("--backend", choices=BACKENDS, help="inference backend (unset: the file's, else ort-cpu)")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES,
+                        help="model variant (unset: the file's, else auto: int8 where the export measured "
+                             "< 0.5 pp accuracy cost, else fp32)")
     parser.add_argument("--metrics-port", type=int, help="Prometheus /metrics and /healthz port (0: off)")
     parser.set_defaults(func=run)
 

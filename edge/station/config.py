@@ -6,6 +6,7 @@ key, so a typo in ``station.toml`` is caught by ``auroral run --check-config`` a
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -14,9 +15,14 @@ from typing import Any, Literal
 import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from auroral.edge.backends import BackendName
+from auroral.edge.bundle import PrecisionChoice
 from auroral.edge.capture_time import DEFAULT_FORMAT, DEFAULT_REGEX
 from auroral.edge.classes import CLASSES
+from auroral.edge.contract import STATION_ID, check_filter, check_level
 from auroral.edge.errors import UserError
+
+log = logging.getLogger("auroral.config")
 
 
 class _Section(BaseModel):
@@ -42,8 +48,8 @@ class WatchConfig(_Section):
 
 class ModelConfig(_Section):
     bundle: Path
-    backend: Literal["ort-cpu", "ort-cuda", "ort-tensorrt", "tensorrt"] = "ort-cpu"
-    precision: Literal["auto", "fp32", "fp16", "int8"] = Field(
+    backend: BackendName = "ort-cpu"
+    precision: PrecisionChoice = Field(
         default="auto", description="auto: int8 when the bundle's export measured < 0.5 pp accuracy cost, else fp32")
     threads: int | None = Field(default=None, ge=1, description="inference threads (default: ONNX Runtime's choice, "
                                                                 "or every allowed CPU when pinned)")
@@ -55,7 +61,7 @@ class ModelConfig(_Section):
 class MqttConfig(_Section):
     host: str = "localhost"
     port: int = Field(default=1883, ge=1, le=65535)
-    prefix: str = "auroral"
+    prefix: str = Field(default="auroral", description="first topic level of every topic the station publishes")
     client_id: str | None = None
     protocol: Literal["v5", "v311"] = Field(default="v5", description="v5 falls back to 3.1.1 if the broker refuses it")
     keepalive_s: int = Field(default=30, ge=1)
@@ -72,13 +78,27 @@ class MqttConfig(_Section):
     rate_per_s: float = Field(default=50.0, gt=0,
                               description="spool backlog send rate, so broker queues do not overflow")
 
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, prefix: str) -> str:
+        return check_level(prefix)  # subscribers find the station as the topic's second level
+
     @model_validator(mode="after")
     def _pairs(self) -> MqttConfig:
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("cert_file and key_file go together (client certificate)")
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        if self.tls:  # read only when connecting: a missing one would fail every connection, not the start
+            for key, path in (("ca_file", self.ca_file), ("cert_file", self.cert_file), ("key_file", self.key_file)):
+                if path is not None and not path.is_file():
+                    raise ValueError(f"{key} {path} does not exist (needed with tls = true)")
         return self
+
+    @property
+    def password_in_clear(self) -> bool:
+        """A login without TLS: the username and password cross the network readable (allowed, and warned of)."""
+        return self.username is not None and not self.tls
 
     def resolved_password_file(self) -> Path | None:
         """The configured file, else the systemd credential ``mqtt-password`` when it exists."""
@@ -108,7 +128,7 @@ class TriggerConfig(_Section):
     n: int = Field(default=3, ge=1, description="breakup frames needed ...")
     m: int = Field(default=5, ge=1, description="... among the last m frames")
     cooldown_s: float = Field(default=900.0, ge=0, description="no second trigger this soon after one")
-    max_per_hour: int = Field(default=6, ge=1, description="hard rate limit on capture triggers from any source")
+    max_per_hour: int = Field(default=6, ge=1, description="hard rate limit on local capture triggers")
     duration_s: float = Field(default=600.0, gt=0, description="high-rate capture duration asked of the camera")
     command: list[str] | None = Field(default=None, description="local command run on onset, e.g. a camera script")
     command_timeout_s: float = Field(default=30.0, gt=0)
@@ -132,6 +152,14 @@ class ExternalConfig(_Section):
     min_confidence: float = Field(default=0.8, ge=0.0, le=1.0, description="alerts without a confidence never arm")
     max_age_s: float = Field(default=300, gt=0, description="alerts whose `at` is older (or this far ahead) never arm")
     max_bytes: int = Field(default=4096, ge=64, description="larger payloads are dropped unread")
+    cooldown_s: float = Field(default=900.0, ge=0, description="no second arming this soon after one (a budget of "
+                                                               "its own: arming never delays a local trigger)")
+    max_per_hour: int = Field(default=4, ge=1, description="hard rate limit on capture triggers armed from outside")
+
+    @field_validator("topics")
+    @classmethod
+    def _filters(cls, topics: list[str]) -> list[str]:
+        return [check_filter(t) for t in topics]
 
 
 class JournalConfig(_Section):
@@ -142,7 +170,7 @@ class JournalConfig(_Section):
 
 
 class StationConfig(_Section):
-    station: str = Field(default="station", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    station: str = Field(default="station", pattern=STATION_ID)
     state_dir: Path = Field(default_factory=_default_state_dir)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     metrics_host: str = "127.0.0.1"
@@ -225,9 +253,13 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> S
     raw = read_toml(path) if path is not None else {}
     source = str(path) if path is not None else "configuration"
     try:
-        return StationConfig.model_validate(_merge(raw, overrides or {}))
+        config = StationConfig.model_validate(_merge(raw, overrides or {}))
     except ValidationError as exc:
         raise UserError(_format_error(exc, source)) from exc
+    if config.mqtt.password_in_clear:
+        log.warning("event=mqtt_password_in_clear broker=%s:%d hint=%r", config.mqtt.host, config.mqtt.port,
+                    "set [mqtt] tls = true (and ca_file) so the login is encrypted")
+    return config
 
 
 def parse_broker(address: str) -> dict[str, Any]:

@@ -1,21 +1,29 @@
 """Decisions from the stream of labels: the sky state (the current label), breakup onset (→ alert +
 capture trigger), aurora on/off alerts, and arming capture from other stations' alerts. Pure logic: the
-caller passes times in, and the whole state round-trips through :meth:`Decider.snapshot` so a restart
-mid-breakup does not trigger again.
+caller passes times in (the clock is read once, when saved state is loaded), and the whole state
+round-trips through :meth:`Decider.snapshot` so a restart mid-breakup does not trigger again.
 
 Breakup onset uses hysteresis: it fires when at least ``n`` of the last ``m`` frames are ``label`` with
-confidence ≥ ``threshold``; it re-arms only once no such frame is left in the window, and a trigger
-(from any source) is followed by ``cooldown_s`` without another, with at most ``max_per_hour``.
+confidence ≥ ``threshold``; it re-arms only once no such frame is left in the window, and a local trigger
+is followed by ``[trigger] cooldown_s`` without another, with at most ``max_per_hour``. Arming from other
+stations has its own budget (``[external] cooldown_s``, ``max_per_hour``): alerts from outside can never
+use up the local one, so a real breakup here is always captured and its command run.
+
+A trigger time later than now (recorded while the clock was ahead) is clamped to now and logged, so a
+clock that was wrong once blocks triggers for one cooldown at most, not until it catches up.
 """
 from __future__ import annotations
 
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from auroral.edge.contract import AlertType
+from auroral.edge.contract import AlertType, utc_now
 from auroral.edge.station.config import AuroraConfig, ExternalConfig, TriggerConfig
+
+log = logging.getLogger("auroral.decide")
 
 
 @dataclass(frozen=True)
@@ -56,13 +64,17 @@ class Decider:
         state = state or {}
         self.window: deque[bool] = deque(state.get("window", []), maxlen=trigger.m)
         self.armed: bool = state.get("armed", True)
-        self.triggers: list[datetime] = [datetime.fromisoformat(t) for t in state.get("triggers", [])]
+        now = utc_now()
+        self.triggers = _clamped([datetime.fromisoformat(t) for t in state.get("triggers", [])], now, "local")
+        self.external_triggers = _clamped([datetime.fromisoformat(t) for t in state.get("external_triggers", [])],
+                                          now, "external")
         self.aurora_state: bool | None = state.get("aurora")
         self.streak: list[bool] = list(state.get("streak", []))
         self.sky: dict[str, str] = dict(state.get("sky") or {})  # {"label", "since"} of the current sky state
 
     def snapshot(self) -> dict[str, Any]:
         return {"window": list(self.window), "armed": self.armed, "triggers": [t.isoformat() for t in self.triggers],
+                "external_triggers": [t.isoformat() for t in self.external_triggers],
                 "aurora": self.aurora_state, "streak": self.streak, "sky": self.sky}
 
     def observe(self, frame: str, label: str, confidence: float, now: datetime) -> list[Event]:
@@ -77,7 +89,7 @@ class Decider:
         if self.armed and sum(self.window) >= self.trigger.n:
             self.armed = False
             events.append(Alert("breakup_onset", frame, confidence))
-            if self._may_trigger(now):
+            if self._may_trigger(self.triggers, now, self.trigger.cooldown_s, self.trigger.max_per_hour, "local"):
                 events.append(Trigger("breakup_onset", frame, self.trigger.duration_s, run_command=True))
         elif not self.armed and not any(self.window):
             self.armed = True
@@ -97,18 +109,22 @@ class Decider:
             return []
         if abs((now - at).total_seconds()) > self.external.max_age_s:
             return []
-        if not self._may_trigger(now):
+        if not self._may_trigger(self.external_triggers, now, self.external.cooldown_s, self.external.max_per_hour,
+                                 "external"):
             return []
         return [Alert("external_arm", frame, confidence, {"source": station}),
                 Trigger(f"external:{station}:{alert_type}", frame, self.trigger.duration_s, run_command=False)]
 
-    def _may_trigger(self, now: datetime) -> bool:
-        self.triggers = [t for t in self.triggers if now - t < timedelta(hours=1)]
-        if self.triggers and now - self.triggers[-1] < timedelta(seconds=self.trigger.cooldown_s):
+    @staticmethod
+    def _may_trigger(history: list[datetime], now: datetime, cooldown_s: float, max_per_hour: int,
+                     source: str) -> bool:
+        """Whether a trigger fits the budget kept in ``history`` (updated in place, and the trigger recorded)."""
+        history[:] = [t for t in _clamped(history, now, source) if now - t < timedelta(hours=1)]
+        if history and now - max(history) < timedelta(seconds=cooldown_s):
             return False
-        if len(self.triggers) >= self.trigger.max_per_hour:
+        if len(history) >= max_per_hour:
             return False
-        self.triggers.append(now)
+        history.append(now)
         return True
 
     def _aurora(self, frame: str, is_aurora: bool, confidence: float) -> list[Event]:
@@ -119,3 +135,12 @@ class Decider:
         if previous is None and not is_aurora:
             return []  # the first settled state is a clear sky: nothing to announce
         return [Alert("aurora_on" if is_aurora else "aurora_off", frame, confidence)]
+
+
+def _clamped(times: list[datetime], now: datetime, source: str) -> list[datetime]:
+    """``times`` with any later than ``now`` (written while the clock was ahead) set to ``now``, logged."""
+    ahead = [t for t in times if t > now]
+    if ahead:
+        log.warning("event=trigger_time_clamped source=%s count=%d latest=%s now=%s", source, len(ahead),
+                    max(ahead).isoformat(), now.isoformat())
+    return [min(t, now) for t in times]

@@ -1,6 +1,13 @@
-"""The processed-frame journal: which files were classified (with their seq) or quarantined.
+"""The processed-frame journal: which exposures were classified (with their seq) or quarantined.
 
-It makes classification exactly-once across restarts: the start-up rescan skips every path it
+A frame is an exposure, not a path: each row holds the version of the file it was made from (size,
+modification time and a digest of the bytes). A camera program that rewrites ``latest.jpg`` for every
+exposure gives a new version each time, and each is classified; the same bytes touched or rewritten
+again are recognised by their digest and are not. Size and modification time make the common check (a
+rescan at start-up, a watch event) one ``stat`` per file; the digest is compared only once a file has
+been read anyway. Rows written before versions were kept match any file not modified since.
+
+It makes classification exactly-once across restarts: the start-up rescan skips every version it
 knows, and the per-station ``seq`` counter is allocated in the same transaction that records the frame.
 It also persists the decision state, so a restart in the middle of a breakup does not trigger twice.
 
@@ -24,6 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from auroral.edge.frames import FileVersion
 from auroral.edge.station.statedb import StateDB
 from auroral.edge.station.supervisor import Component, Context
 
@@ -60,6 +68,10 @@ class Journal:
             db.conn.executescript(_SCHEMA)
             if "checked" not in {row[1] for row in db.conn.execute("PRAGMA table_info(frames)")}:
                 db.conn.execute("ALTER TABLE frames ADD COLUMN checked REAL")  # a database from before pruning
+            columns = {row[1] for row in db.conn.execute("PRAGMA table_info(frames)")}
+            for column, kind in (("size", "INTEGER"), ("mtime_ns", "INTEGER"), ("digest", "TEXT")):
+                if column not in columns:  # a database from before versions: its rows match unmodified files
+                    db.conn.execute(f"ALTER TABLE frames ADD COLUMN {column} {kind}")
             db.conn.execute(f"CREATE INDEX IF NOT EXISTS frames_due ON frames ({_DUE})")
             self._paths_to_bytes()
 
@@ -73,9 +85,33 @@ class Journal:
             conn.execute("INSERT INTO meta VALUES (?, '1')", (_PATHS_AS_BYTES,))
 
     def known(self, path: str) -> bool:
+        """Whether the file now at ``path`` is the version already journalled (classified or quarantined)."""
         with self.db.lock:
-            return self.db.conn.execute("SELECT 1 FROM frames WHERE path = ?",
-                                        (os.fsencode(path),)).fetchone() is not None
+            row = self.db.conn.execute("SELECT size, mtime_ns, at FROM frames WHERE path = ?",
+                                       (os.fsencode(path),)).fetchone()
+        if row is None:
+            return False
+        try:
+            info = os.stat(path)
+        except OSError:
+            return True  # gone or unreadable: nothing new to take
+        size, mtime_ns, at = row
+        if size is None:  # journalled before versions were kept: the same file if not modified since
+            return info.st_mtime <= at
+        return (info.st_size, info.st_mtime_ns) == (size, mtime_ns)
+
+    def same_bytes(self, path: str, version: FileVersion) -> bool:
+        """Whether ``version``'s bytes are those of the version journalled for ``path`` (a file touched, or
+        rewritten with the same exposure): then it is no new frame."""
+        with self.db.lock:
+            row = self.db.conn.execute("SELECT digest FROM frames WHERE path = ?", (os.fsencode(path),)).fetchone()
+        return row is not None and row[0] == version.digest
+
+    def touch(self, path: str, version: FileVersion) -> None:
+        """Note that ``path`` now has ``version``'s size and time with the same bytes, so rescans skip it."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE frames SET size = ?, mtime_ns = ? WHERE path = ?",
+                         (version.size, version.mtime_ns, os.fsencode(path)))
 
     def next_seq(self, conn: sqlite3.Connection) -> int:
         """Allocate the next seq; call inside :meth:`StateDB.transaction` together with :meth:`record`."""
@@ -84,9 +120,19 @@ class Journal:
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('next_seq', ?)", (str(seq + 1),))
         return seq
 
-    def record(self, conn: sqlite3.Connection, path: str, state: str, seq: int | None = None) -> None:
-        conn.execute("INSERT OR REPLACE INTO frames (path, seq, state, at) VALUES (?, ?, ?, ?)",
-                     (os.fsencode(path), seq, state, time.time()))
+    def record(self, conn: sqlite3.Connection, path: str, state: str, seq: int | None = None,
+               version: FileVersion | None = None) -> None:
+        """Journal ``path`` (in its ``version``, when known) as ``done`` with its seq, or ``quarantined``."""
+        size, mtime_ns, digest = (version.size, version.mtime_ns, version.digest) if version else (None, None, None)
+        if version is None:  # quarantined without being read: its version is what the disk says now
+            try:
+                info = os.stat(path)
+                size, mtime_ns = info.st_size, info.st_mtime_ns
+            except OSError:
+                pass
+        conn.execute("INSERT OR REPLACE INTO frames (path, seq, state, at, size, mtime_ns, digest) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)", (os.fsencode(path), seq, state, time.time(), size, mtime_ns,
+                                                      digest))
 
     def count(self, state: str) -> int:
         with self.db.lock:

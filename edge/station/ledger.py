@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from auroral.edge.capture_time import Captured
 from auroral.edge.classifier import Prediction
 from auroral.edge.contract import RETAINED, AlertMessage, ModelRef, topic, utc_now
+from auroral.edge.frames import FileVersion
 from auroral.edge.station import messages
 from auroral.edge.station.config import StationConfig
 from auroral.edge.station.decide import Alert, Decider, Event, StateChange, Trigger
@@ -36,10 +38,11 @@ class Classified:
     """One frame the model has labelled, ready to be recorded."""
 
     path: Path
-    captured_at: datetime
+    captured: Captured
     prediction: Prediction
     seen: float  # wall clock when the daemon first saw the file
     live: bool
+    version: FileVersion  # the exposure the label is about
 
 
 class Ledger:
@@ -86,18 +89,27 @@ class Ledger:
                 # retained state is already at least this current
                 states = [e for e in found if isinstance(e, StateChange)]
                 self._put(conn, [messages.event(e, now) for e in states], item.live)
-                self._put(conn, [messages.frame(name, item.captured_at, item.prediction, self.model,
+                self._put(conn, [messages.frame(name, item.captured.at, item.prediction, self.model,
                                                 time.time() - item.seen, seq)], item.live)
                 self._put(conn, [messages.event(e, now) for e in found if not isinstance(e, StateChange)], item.live)
-                self.journal.record(conn, str(item.path), "done", seq)
+                self.journal.record(conn, str(item.path), "done", seq, item.version)
                 events += found
             return events
 
         self._record(change)
         for item in classified:
             self.metrics.frames.labels(item.prediction.label).inc()
-            log.debug("event=frame_classified frame=%s label=%s confidence=%.3f", item.path.name,
+            log.debug("event=frame_classified frame=%r label=%s confidence=%.3f", item.path.name,
                       item.prediction.label, item.prediction.confidence)
+
+    def same_exposure(self, path: Path, version: FileVersion) -> bool:
+        """True when ``path`` holds the bytes already journalled for it (touched, or rewritten with the same
+        exposure): its new size and time are noted, and there is nothing to classify."""
+        if not self.journal.same_bytes(str(path), version):
+            return False
+        self.journal.touch(str(path), version)
+        log.info("event=frame_unchanged frame=%r action=skipped", str(path))
+        return True
 
     def quarantine(self, path: Path, reason: str, attempts: int, live: bool) -> None:
         """Record a frame given up on: journalled as quarantined, announced with a ``frame_quarantined`` alert."""

@@ -11,6 +11,7 @@ quarantined and reported.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import shutil
 import time
@@ -21,6 +22,7 @@ import numpy as np
 
 from auroral.edge.capture_time import Captured, CaptureTime
 from auroral.edge.classifier import Classifier
+from auroral.edge.frames import FileVersion
 from auroral.edge.station.ledger import Classified, Ledger
 from auroral.edge.station.scheduler import Item, Scheduler
 from auroral.edge.station.supervisor import Component, Context
@@ -36,6 +38,7 @@ _INFER_DEADLINE_S = 120.0  # a CPU ResNet-50 batch of 256 frames still fits
 class Work:
     items: list[Item]
     captured: list[Captured]
+    versions: list[FileVersion]
     batch: np.ndarray
 
 
@@ -84,15 +87,34 @@ class Pipeline(Component):
             self._failed(items[index], reason)
         for seconds in loaded.seconds:
             self.metrics.latency.labels("decode").observe(seconds)
-        if not loaded.loaded:
+        fresh: list[tuple[Item, int]] = []  # (item, its row in the loaded batch)
+        for row, index in enumerate(loaded.loaded):
+            if self.ledger.same_exposure(items[index].path, loaded.versions[row]):
+                self.scheduler.finish(items[index])  # the same bytes again: no new frame
+            else:
+                fresh.append((items[index], row))
+        if not fresh:
             return None
-        good = [items[index] for index in loaded.loaded]
-        return Work(good, [self.capture_time(item.path) for item in good], loaded.batch)
+        rows = [row for _, row in fresh]
+        return Work([item for item, _ in fresh],
+                    [self.capture_time(item.path, loaded.headers[row]) for item, row in fresh],
+                    [loaded.versions[row] for row in rows],
+                    loaded.batch if len(rows) == len(loaded.loaded) else loaded.batch[rows])
 
     def _failed(self, item: Item, reason: str) -> None:
-        if not item.path.exists():
+        try:
+            info = os.stat(item.path)
+        except OSError:
             log.warning("event=frame_vanished frame=%r", str(item.path))
             self.scheduler.finish(item)
+            return
+        version, item.version = item.version, (info.st_size, info.st_mtime_ns)
+        settle_s = self.config.watch.settle_s
+        if version != item.version and (version is not None or time.time() - info.st_mtime < settle_s):
+            # still being written (an uploader appending in chunks): wait until it has been still for settle_s;
+            # this is no attempt, and a file that grows is never quarantined
+            log.info("event=frame_growing frame=%r size=%d retry_in_s=%.2f", str(item.path), info.st_size, settle_s)
+            self.scheduler.retry(item, settle_s)
             return
         item.attempts += 1
         frames = self.config.frames
@@ -150,8 +172,9 @@ class Pipeline(Component):
         inferred = time.monotonic()
         for _ in work.items:
             self.metrics.latency.labels("infer").observe((inferred - started) / len(work.items))
-        classified = [Classified(item.path, captured.at, prediction, item.seen, item.live)
-                      for item, captured, prediction in zip(work.items, work.captured, predictions, strict=True)]
+        classified = [Classified(item.path, captured, prediction, item.seen, item.live, version)
+                      for item, captured, version, prediction
+                      in zip(work.items, work.captured, work.versions, predictions, strict=True)]
         try:
             self.ledger.frames(classified)
         except Exception:

@@ -48,7 +48,7 @@ def read_password(config: MqttConfig) -> str | None:
     try:
         return path.read_text().strip()
     except OSError as exc:
-        log.error("event=password_unreadable path=%s error=%s", path, exc.strerror or exc)
+        log.error("event=password_unreadable path=%r error=%r", str(path), exc.strerror or str(exc))
         return None
 
 

@@ -4,7 +4,13 @@ Live frames (a watch event) go before backlog (the start-up rescan), newest firs
 or a flood the current sky is classified at once while the backlog drains behind it. A frame that
 failed to decode waits for its retry time; a new close/rename event for it makes it due immediately.
 Every path is held once, from the first offer until :meth:`finish`, so events and rescans never
-queue a frame twice.
+queue a frame twice. A new event for a path that is being decoded or classified (a camera program that
+rewrites ``latest.jpg`` faster than it is classified) is kept: at :meth:`finish` the path is offered
+again, and the journal tells whether the file now holds a new exposure.
+
+A waiting frame has one due time, its latest: an entry left in the delay heap by an earlier wait (a
+settle time, then a retry) is recognised by its time and skipped, so it neither brings the frame back
+early nor counts as waiting.
 """
 from __future__ import annotations
 
@@ -25,16 +31,22 @@ class Item:
     live: bool
     seen: float = field(default_factory=time.time)  # wall clock: when the daemon first saw the file
     attempts: int = 0
-    delayed: bool = False
+    due: float | None = None  # while it waits: the clock time it is due at (None: ready, being decoded)
+    taken: bool = False  # handed to the pipeline by take()
+    again: bool = False  # an event came while it was taken: offer the path again when it is finished
+    version: tuple[int, int] | None = None  # (size, mtime_ns) when it last failed to load: is it still growing?
 
 
 class Scheduler:
-    def __init__(self, known: Callable[[str], bool], metrics: StationMetrics | None = None):
+    def __init__(self, known: Callable[[str], bool], metrics: StationMetrics | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self._known = known
         self.metrics = metrics
+        self._clock = clock
         self._cond = threading.Condition()
         self._ready: list[tuple[tuple[int, int], Item]] = []
-        self._delayed: list[tuple[float, int, Item]] = []
+        self._delayed: list[tuple[float, int, Item]] = []  # may hold stale entries: see Item.due
+        self._waiting = 0  # items whose due is set
         self._members: dict[str, Item] = {}
         self._order = itertools.count()
 
@@ -49,9 +61,11 @@ class Scheduler:
         with self._cond:
             item = self._members.get(key)
             if item is not None:
-                if item.delayed and not settle_s:  # closed/rewritten while waiting: try it now
-                    item.delayed = False
+                if item.due is not None and not settle_s:  # closed/rewritten while waiting: try it now
+                    self._undelay(item)
                     self._push(item)
+                elif item.taken:
+                    item.again = True
                 return
             if self._known(key):
                 return
@@ -64,30 +78,41 @@ class Scheduler:
 
     def retry(self, item: Item, delay_s: float) -> None:
         with self._cond:
+            item.taken = False
             self._delay(item, delay_s)
 
     def _delay(self, item: Item, delay_s: float) -> None:
-        item.delayed = True
-        heapq.heappush(self._delayed, (time.monotonic() + delay_s, next(self._order), item))
+        if item.due is None:
+            self._waiting += 1
+        item.due = self._clock() + delay_s
+        heapq.heappush(self._delayed, (item.due, next(self._order), item))
         self._changed()
         self._cond.notify()
+
+    def _undelay(self, item: Item) -> None:
+        item.due = None
+        self._waiting -= 1
 
     def finish(self, item: Item) -> None:
         with self._cond:
             self._members.pop(str(item.path), None)
             self._changed()
+        if item.again:
+            self.offer(item.path, item.live)
 
     def take(self, max_items: int, timeout: float) -> list[Item]:
         """Up to ``max_items`` due frames, best first; waits at most ``timeout`` for the first one."""
-        deadline = time.monotonic() + timeout
+        deadline = self._clock() + timeout
         with self._cond:
             while True:
                 self._promote_due()
                 if self._ready:
                     taken = [heapq.heappop(self._ready)[1] for _ in range(min(max_items, len(self._ready)))]
+                    for item in taken:
+                        item.taken = True
                     self._changed()
                     return taken
-                now = time.monotonic()
+                now = self._clock()
                 wait = deadline - now
                 if self._delayed:
                     wait = min(wait, self._delayed[0][0] - now)
@@ -107,14 +132,14 @@ class Scheduler:
         self._cond.notify()
 
     def _promote_due(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         while self._delayed and self._delayed[0][0] <= now:
-            _, _, item = heapq.heappop(self._delayed)
-            if item.delayed:  # not already made due by a new event
-                item.delayed = False
+            due, _, item = heapq.heappop(self._delayed)
+            if item.due == due:  # else stale: made due by a new event, or waiting again until a later time
+                self._undelay(item)
                 self._push(item)
 
     def _changed(self) -> None:
         if self.metrics is not None:
             self.metrics.queue_depth.labels("ready").set(len(self._ready))
-            self.metrics.queue_depth.labels("retry").set(len(self._delayed))
+            self.metrics.queue_depth.labels("retry").set(self._waiting)

@@ -165,7 +165,7 @@ class Watcher(Component):
                 # a delete event says so at once; a rename away or a mount over only shows in the identity
                 # (and a folder recreated at once may get its old inode number back, hence both)
                 if lost.wait(_CHECK_S) or _identity(folder) != identity:
-                    log.warning("event=watch_folder_lost folder=%s action=reattach", folder)
+                    log.warning("event=watch_folder_lost folder=%r action=reattach", str(folder))
                     self.metrics.watch_errors.inc()
                     self._unschedule(folder)
                     break
@@ -179,12 +179,12 @@ class Watcher(Component):
                 os.listdir(folder)  # fails early and clearly for a missing or unreadable folder
                 self.watches[folder] = self.observer.schedule(self.handler, str(folder), recursive=self.recursive)
                 count = self._rescan(folder)
-                log.info("event=watching folder=%s backlog=%d", folder, count)
+                log.info("event=watching folder=%r backlog=%d", str(folder), count)
                 return identity
             except OSError as exc:
                 self.metrics.watch_errors.inc()
-                log.error("event=watch_folder_error folder=%s error=%r retry_in_s=%.1f",
-                          folder, exc.strerror or str(exc), delay)
+                log.error("event=watch_folder_error folder=%r error=%r retry_in_s=%.1f",
+                          str(folder), exc.strerror or str(exc), delay)
                 self._wait(folder, delay)
                 delay = min(delay * 2, self.retry_max_s)
         return None
@@ -210,9 +210,9 @@ class Watcher(Component):
         try:
             count = self._rescan(folder)
         except OSError as exc:  # the folder went away meanwhile: the identity check reattaches it
-            log.error("event=watch_overflow_rescan_failed folder=%s error=%r", folder, exc.strerror or str(exc))
+            log.error("event=watch_overflow_rescan_failed folder=%r error=%r", str(folder), exc.strerror or str(exc))
             return
-        log.warning("event=watch_overflow folder=%s action=rescanned candidates=%d", folder, count)
+        log.warning("event=watch_overflow folder=%r action=rescanned candidates=%d", str(folder), count)
 
     def _rescan(self, folder: Path) -> int:
         count = 0

@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "listen", help="print a station's live labels and alerts, one line per message",
         description="Subscribe to auroral/<station>/# and print each frame label, alert, sky state, capture trigger "
                     "and status change on one line (or the raw JSON with --json). Ctrl-C to stop.")
-    parser.add_argument("--station", default="+", help="station id (default: every station)")
+    parser.add_argument("--station", default="+", help="station id (+: every station)")
     parser.add_argument("--broker", default="localhost:1883", help="MQTT broker as HOST:PORT")
     parser.add_argument("--prefix", default="auroral", help="topic prefix")
     parser.add_argument("--json", action="store_true", help="print {topic, payload} JSON lines instead")
@@ -24,30 +24,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def describe(topic: str, payload: bytes | bytearray) -> str:
-    """One human line for a contract message; unknown or malformed payloads are shown as such."""
+    """One human line for a contract message; unknown or malformed payloads are shown as such. Every string
+    from the message (and the topic) is printed through :func:`shown`, so no sender can drive the terminal."""
     parts = topic.split("/")
     station, kind = (parts[1], "/".join(parts[2:])) if len(parts) >= 3 else ("?", topic)
+    station, kind = shown(station), shown(kind)
     try:
         m = json.loads(payload)
     except ValueError:
         return f"{station:<10} {kind:<8} (not JSON, {len(payload)} bytes)"
     if not isinstance(m, dict):
-        return f"{station:<10} {kind:<8} {m!r}"
+        return f"{station:<10} {kind:<8} {shown(m)}"
+
+    def field(name: str, default: str = "?") -> str:
+        return shown(m.get(name, default))
+
     if kind == "frames":
-        return (f"{station:<10} frame    {m.get('captured_at', '?')}  {m.get('label', '?'):<8} "
-                f"{m.get('confidence', 0):.2f}  {m.get('frame', '?')}  seq={m.get('seq')} "
-                f"latency={m.get('latency_ms', 0):.0f}ms")
+        return (f"{station:<10} frame    {field('captured_at')}  {field('label'):<8} "
+                f"{number(m.get('confidence'), '.2f')}  {field('frame')}  seq={field('seq')} "
+                f"latency={number(m.get('latency_ms'), '.0f')}ms")
     if kind == "alerts":
         confidence = m.get("confidence")
-        extra = f" {confidence:.2f}" if isinstance(confidence, (int, float)) else ""
-        return f"{station:<10} ALERT    {m.get('at', '?')}  {m.get('type', '?')}{extra}  {m.get('frame') or ''}"
+        extra = f" {number(confidence, '.2f')}" if confidence is not None else ""
+        return f"{station:<10} ALERT    {field('at')}  {field('type')}{extra}  {shown(m.get('frame') or '')}"
     if kind == "state":
-        return f"{station:<10} state    {m.get('label', '?')} since {m.get('since', '?')}"
+        return f"{station:<10} state    {field('label')} since {field('since')}"
     if kind == "capture/trigger":
-        return f"{station:<10} TRIGGER  {m.get('mode', '?')} for {m.get('duration_s', '?')} s ({m.get('reason', '')})"
+        return (f"{station:<10} TRIGGER  {field('mode')} for {field('duration_s')} s "
+                f"({field('reason', '')})")
     if kind == "status":
-        return f"{station:<10} status   {m.get('state', '?')} since {m.get('since', '?')} model={m.get('model')}"
+        return f"{station:<10} status   {field('state')} since {field('since')} model={shown(m.get('model'))}"
     return f"{station:<10} {kind:<8} {json.dumps(m)}"
+
+
+def shown(value: object) -> str:
+    """``value`` as text fit for a terminal: every character that is not printable (escape sequences, control
+    characters, line separators, bidirectional overrides) is written as its Python escape."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def number(value: object, spec: str) -> str:
+    """A number formatted with ``spec``; anything else (a string, a boolean, missing) shown as it is."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format(value, spec)
+    return shown(value) if value is not None else "?"
 
 
 def run(args: argparse.Namespace) -> int:

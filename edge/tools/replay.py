@@ -120,7 +120,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--into", type=Path, required=True, metavar="WATCH_DIR",
                         help="the folder the station watches (created if missing)")
     parser.add_argument("--fps", type=float, default=1.0,
-                        help="frames per second; 0 copies as fast as possible (default: 1)")
+                        help="frames per second; 0 copies as fast as possible")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="replay only the first N frames")
     parser.set_defaults(func=_run)
 

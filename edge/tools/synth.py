@@ -319,11 +319,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "in place of real data. The same seed gives the same files.",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
-    parser.add_argument("--per-class", type=int, default=50, help="frames per class (default: 50)")
+    parser.add_argument("--per-class", type=int, default=50, help="frames per class")
     parser.add_argument("--size", type=int, default=128,
-                        help=f"frame side in pixels, {MIN_SIZE}..{MAX_SIZE} (default: 128)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--format", choices=FORMATS, default="jpg", help="file format (default: jpg)")
+                        help=f"frame side in pixels, {MIN_SIZE}..{MAX_SIZE}")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--format", choices=FORMATS, default="jpg", help="file format")
     parser.set_defaults(func=_run)
 
 

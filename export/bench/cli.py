@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from auroral.edge import progress
 from auroral.edge.errors import UserError
 from auroral.edge.extras import require
 
@@ -34,24 +35,25 @@ def register(subparsers) -> None:
     parser.add_argument("--quick", action="store_true",
                         help=f"small and fast (default model {QUICK['model']} at {QUICK['image_size']} px, "
                              f"{QUICK['frames']} frames): checks that everything runs, numbers are not meaningful")
-    parser.add_argument("--model", help=f"architecture from auroral train (default {FULL['model']})")
-    parser.add_argument("--image-size", type=int, help=f"model input side in pixels (default {FULL['image_size']})")
+    parser.add_argument("--model", help=f"architecture from auroral train (unset: {FULL['model']})")
+    parser.add_argument("--image-size", type=int, help=f"model input side in pixels (unset: {FULL['image_size']})")
     parser.add_argument("--batch", type=int, default=8,
-                        help="batch N for model-only timing and the daemon's micro-batch (default 8)")
+                        help="batch N for model-only timing and the daemon's micro-batch")
     parser.add_argument("--frames", type=int,
-                        help=f"frames per station phase and for model timing (default {FULL['frames']})")
+                        help=f"frames per station phase and for model timing (unset: {FULL['frames']})")
     parser.add_argument("--camera-size", type=int,
-                        help=f"side of the synthetic camera JPEGs (default {FULL['camera_size']})")
+                        help=f"side of the synthetic camera JPEGs (unset: {FULL['camera_size']})")
     parser.add_argument("--frames-dir", type=Path, metavar="DIR",
                         help="time on your camera's own frames (JPEG/PNG/FITS below DIR; the first --frames of them) "
-                             "instead of ../shared/data or a synthetic night")
-    parser.add_argument("--repeats", type=int, help=f"timed model calls at batch 1 (default {FULL['repeats']})")
+                             "instead of a synthetic night")
+    parser.add_argument("--repeats", type=int, help=f"timed model calls at batch 1 (unset: {FULL['repeats']})")
     parser.add_argument("--mqtt-rate", type=float, metavar="MSG_PER_S",
-                        help="set the daemon's [mqtt] rate_per_s (default: the daemon's own default)")
+                        help="set the daemon's [mqtt] rate_per_s (unset: the daemon's own default)")
     parser.add_argument("--no-station", action="store_true", help="skip the station path (model-only and floor)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE as JSON")
     parser.add_argument("--workdir", type=Path,
-                        help="keep the bundle, frames and daemon log here (default: a temporary folder)")
+                        help="keep the bundle, frames and daemon log here (unset: a temporary folder)")
+    progress.add_option(parser)
     parser.set_defaults(func=run)
 
 

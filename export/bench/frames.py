@@ -1,12 +1,10 @@
-"""The frames every bench measurement shares: the station's own (``--frames-dir``), else real ones from
-../shared/data when present, else a synthetic night.
+"""The frames every bench measurement shares: the station's own (``--frames-dir``), else a synthetic night.
 
 Synthetic frames are JPEGs at a realistic all-sky camera size, so decoding costs what it costs on a
 station; the model input is produced from them by the station's own decode and preprocessing code.
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +16,6 @@ from auroral.edge.tools.synth import night_sequence
 from auroral.export.bench.stats import summarize, time_calls
 from auroral.export.samples import frames_under
 
-log = logging.getLogger(__name__)
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 def bench_frames(out_dir: Path, count: int, camera_size: int, source: Path | None = None,
                  seed: int = 7) -> tuple[list[Path], str]:
@@ -31,11 +25,6 @@ def bench_frames(out_dir: Path, count: int, camera_size: int, source: Path | Non
         if len(found) < count:
             raise UserError(f"--frames-dir {source} holds {len(found)} frames; --frames {count} needs that many")
         return found[:count], f"frames from {source}"
-    if SHARED_DATA.is_dir():
-        found = frames_under(SHARED_DATA, "shared data")[:count]
-        if len(found) == count:
-            log.info("event=bench_frames source=shared count=%d", count)
-            return found, f"real frames from {SHARED_DATA}"
     frames = night_sequence(out_dir, n_frames=count, size=camera_size, seed=seed, breakup_len=min(5, count))
     return frames, f"synthetic night (auroral.edge.tools.synth), {camera_size}x{camera_size} JPEG"
 

@@ -39,5 +39,7 @@ def test_unit_runs_the_daemon_as_a_notify_service_with_watchdog_and_credentials(
 
 def test_example_station_config_is_valid(monkeypatch, tmp_path):
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path))
-    config = load_config(SYSTEMD / "station.toml")
+    ca_file = tmp_path / "ca.crt"  # the station's CA lives in /etc/auroral there; a config must name one that exists
+    ca_file.write_text("-----BEGIN CERTIFICATE-----\n")
+    config = load_config(SYSTEMD / "station.toml", {"mqtt": {"ca_file": str(ca_file)}})
     assert config.state_dir == tmp_path and config.mqtt.tls and config.mqtt.password_file is None

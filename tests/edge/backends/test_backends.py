@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 
 from auroral.edge.backends import BACKENDS, create_backend
-from auroral.edge.bundle import ModelInfo, load_bundle
+from auroral.edge.bundle import PRECISIONS, ModelInfo, load_bundle
 from auroral.edge.classes import CLASSES
 from auroral.edge.errors import UserError
 from auroral.edge.preprocess import Preprocessor, PreprocessSpec
@@ -20,7 +20,6 @@ from auroral.export.int8 import quantize
 from support.toybundle import expected_label, toy_onnx
 
 SPEC = PreprocessSpec(size=32)
-PRECISIONS = ("fp32", "fp16", "int8")
 COLOURS = ([255, 0, 0], [0, 255, 0], [0, 0, 255], [0, 0, 0], [255, 255, 255], [255, 200, 0])
 MODEL = ModelInfo(name="toy", architecture="tests.toybundle", kind="cnn")
 UNAVAILABLE = {

@@ -1,6 +1,7 @@
 """Station configuration: TOML + flags, validated; mistakes are one clear line naming the key, exit 2."""
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,53 @@ def test_flags_alone_are_enough(tmp_path):
 def test_bad_values_name_the_key(tmp_path, text, key):
     with pytest.raises(UserError, match=key.replace("(", r"\(")):
         load_config(write(tmp_path, text))
+
+
+BASE = "[watch]\ndirs=['/x']\n[model]\nbundle='/b'\n"
+
+
+@pytest.mark.parametrize("text, key", [
+    ("[mqtt]\ntls=true\nca_file='/nonexistent/ca.crt'\n", "mqtt: ca_file /nonexistent/ca.crt does not exist"),
+    ("[mqtt]\ntls=true\ncert_file='/nonexistent/c.crt'\nkey_file='/nonexistent/c.key'\n", "cert_file"),
+    ("[external]\ntopics=['auroral/#/alerts']\n", "external.topics: .* '#' must be a whole level and the last"),
+    ("[external]\ntopics=['auroral/tromso#']\n", "external.topics: .* '#' must be a whole level"),
+    ("[external]\ntopics=['auroral/tro+/alerts']\n", "external.topics: .* '\\+' must be a whole level"),
+    ("[external]\ntopics=['auroral/+/alerts', '']\n", "external.topics: '' is not a topic filter"),
+    ("[mqtt]\nprefix='obs/auroral'\n", "mqtt.prefix: 'obs/auroral' must be one topic level"),
+    ("[mqtt]\nprefix='auroral+'\n", "mqtt.prefix: .* must be one topic level"),
+    ("[mqtt]\nprefix='#'\n", "mqtt.prefix: .* must be one topic level"),
+    ("[mqtt]\nprefix=''\n", "mqtt.prefix: .* must be one topic level"),
+    ("[mqtt]\nprefix='$SYS'\n", "mqtt.prefix: .* must be one topic level"),
+])
+def test_mqtt_settings_that_would_only_fail_on_the_wire_are_config_errors(tmp_path, text, key):
+    with pytest.raises(UserError, match=key):
+        load_config(write(tmp_path, BASE + text))
+
+
+def test_valid_filters_and_an_existing_ca_file_pass(tmp_path):
+    (tmp_path / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    config = load_config(write(tmp_path, BASE + f"[mqtt]\ntls=true\nca_file='{tmp_path / 'ca.crt'}'\n"
+                                              "[external]\ntopics=['auroral/+/alerts', 'auroral/#', '#', '+/+/+']\n"))
+    assert config.mqtt.tls and len(config.external.topics) == 4
+
+
+def test_a_login_without_tls_is_allowed_with_a_warning(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="auroral.config"):
+        config = load_config(write(tmp_path, BASE + "[mqtt]\nusername='kiruna'\n"))
+        assert config.mqtt.username == "kiruna"
+        (tmp_path / "ca.crt").write_text("")
+        load_config(write(tmp_path, BASE + f"[mqtt]\nusername='k'\ntls=true\nca_file='{tmp_path / 'ca.crt'}'\n"))
+        load_config(write(tmp_path, BASE))
+    assert [r.message.split()[0] for r in caplog.records] == ["event=mqtt_password_in_clear"]
+
+
+def test_check_config_catches_a_missing_ca_file(tmp_path, toy_bundle):
+    path = write(tmp_path, f"[watch]\ndirs=['{tmp_path}']\n[model]\nbundle='{toy_bundle.root}'\n"
+                           "[mqtt]\ntls=true\nca_file='/nonexistent/ca.crt'\n")
+    result = run_cli("--config", str(path), "--check-config")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.endswith(f"{path}: mqtt: ca_file /nonexistent/ca.crt does not exist (needed with tls = true)")
 
 
 def test_check_config_accepts_a_good_file(tmp_path, toy_bundle):

@@ -1,6 +1,7 @@
 """Decision logic (pure): breakup onset with hysteresis and cooldown, aurora on/off, external arming."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 
 from auroral.edge.station.config import AuroraConfig, ExternalConfig, TriggerConfig
@@ -9,9 +10,10 @@ from auroral.edge.station.decide import Alert, Decider, Trigger
 T0 = datetime(2026, 11, 24, 22, 0, tzinfo=timezone.utc)
 
 
-def decider(state=None, **trigger) -> Decider:
+def decider(state=None, external=None, **trigger) -> Decider:
     settings = {"n": 2, "m": 3, "threshold": 0.8, "cooldown_s": 600, "max_per_hour": 6, **trigger}
-    return Decider(TriggerConfig(**settings), AuroraConfig(frames=2), ExternalConfig(min_confidence=0.8), state)
+    return Decider(TriggerConfig(**settings), AuroraConfig(frames=2),
+                   ExternalConfig(**{"min_confidence": 0.8, "cooldown_s": 600, **(external or {})}), state)
 
 
 def run(d: Decider, labels, start=T0, step_s=10.0, confidence=0.95):
@@ -69,7 +71,7 @@ def test_aurora_on_and_off_need_consecutive_agreeing_frames():
     assert alerts(events, "aurora_off") == [8]
 
 
-def test_external_alert_arms_capture_by_rule_and_respects_cooldown():
+def test_external_alert_arms_capture_by_rule_and_respects_its_cooldown():
     d = decider()
     assert d.external_alert("tromso", "aurora_on", None, 0.99, T0, T0) == []
     assert d.external_alert("tromso", "breakup_onset", "x.jpg", 0.5, T0, T0) == []
@@ -81,4 +83,49 @@ def test_external_alert_arms_capture_by_rule_and_respects_cooldown():
     assert not armed[1].run_command
     later = T0 + timedelta(seconds=60)
     assert d.external_alert("abisko", "breakup_onset", "y.jpg", 0.9, later, later) == []
-    assert triggers(run(d, ["breakup", "breakup"], start=T0 + timedelta(seconds=120))) == []
+
+
+def test_external_arming_never_spends_the_local_budget():
+    """An alert from outside arms capture, and the real breakup here right after still gets its own trigger and
+    command (while a second alert from outside, within the external cooldown, does not arm again)."""
+    d = decider(cooldown_s=600, max_per_hour=1)
+    assert len(d.external_alert("tromso", "breakup_onset", "x.jpg", 0.9, T0, T0)) == 2
+    local = [e for _, e in run(d, ["breakup", "breakup"], start=T0 + timedelta(seconds=30)) if isinstance(e, Trigger)]
+    assert [(t.reason, t.run_command) for t in local] == [("breakup_onset", True)]
+    later = T0 + timedelta(seconds=60)
+    assert d.external_alert("abisko", "breakup_onset", "y.jpg", 0.9, later, later) == []
+
+
+def test_the_external_budget_is_its_own_and_survives_a_restart():
+    d = decider(external={"cooldown_s": 0, "max_per_hour": 2})
+    for i in range(2):
+        at = T0 + timedelta(seconds=i)
+        assert len(d.external_alert("tromso", "breakup_onset", None, 0.9, at, at)) == 2
+    restarted = decider(state=d.snapshot(), external={"cooldown_s": 0, "max_per_hour": 2})
+    at = T0 + timedelta(seconds=5)
+    assert restarted.external_alert("tromso", "breakup_onset", None, 0.9, at, at) == []
+    assert triggers(run(restarted, ["breakup", "breakup"], start=at)) == [1]
+
+
+def test_a_trigger_time_in_the_future_is_clamped_when_loaded(caplog):
+    """A trigger recorded while the clock was a day ahead must not block triggers until the clock catches up."""
+    now = datetime.now(timezone.utc)
+    ahead = decider(cooldown_s=600)
+    run(ahead, ["breakup", "breakup"], start=now + timedelta(days=1))
+    with caplog.at_level(logging.WARNING, logger="auroral.decide"):
+        restarted = decider(state=ahead.snapshot(), cooldown_s=600)
+    assert [r.message.split()[0] for r in caplog.records] == ["event=trigger_time_clamped"]
+    assert all(datetime.fromisoformat(t) <= datetime.now(timezone.utc) for t in restarted.snapshot()["triggers"])
+    assert triggers(run(restarted, ["faint"] * 3 + ["breakup", "breakup"], start=now + timedelta(seconds=601))) == [4]
+
+
+def test_a_trigger_time_in_the_future_is_clamped_when_compared(caplog):
+    """The clock steps back after a trigger: the next onset waits one cooldown from now, not a day, and it is
+    logged once."""
+    d = decider(cooldown_s=600)
+    run(d, ["breakup", "breakup"], start=T0 + timedelta(days=1))
+    with caplog.at_level(logging.WARNING, logger="auroral.decide"):
+        events = run(d, ["faint"] * 3 + ["breakup", "breakup"], start=T0)
+        assert triggers(events) == []  # one cooldown from the clamped time
+        assert triggers(run(d, ["faint"] * 3 + ["breakup", "breakup"], start=T0 + timedelta(seconds=700))) == [4]
+    assert [r.message.split()[0] for r in caplog.records] == ["event=trigger_time_clamped"]

@@ -58,7 +58,7 @@ def test_bad_files_are_quarantined_and_reported(tmp_path, broker, toy_bundle):
         assert not any((feed.folder / name).exists() for name in bad), "quarantined files leave the watch folder"
         assert station.quarantined() == len(bad)
         assert station.processed() == 6
-        station.wait_until(lambda: f"event=frame_vanished frame={vanished}" in station.log(),
+        station.wait_until(lambda: f"event=frame_vanished frame={str(vanished)!r}" in station.log(),
                            what="vanished file logged")
         feed.write(2)  # and the daemon carries on
         ledger.wait_for_frames(feed.expected)

@@ -1,18 +1,22 @@
 """External alert payloads from other stations are untrusted input: fuzzed, they never crash the daemon
-and never trigger a capture; a flood of valid ones is rate-limited to one trigger."""
+and never trigger a capture; alerts that look valid (naive times, numbers as text, huge or hostile names)
+are refused or made safe, and a good alert after them is still acted on; a flood of valid ones is
+rate-limited to one trigger."""
 from __future__ import annotations
 
 import contextlib
 import json
 import tempfile
-from datetime import datetime, timezone
+import unicodedata
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from auroral.edge.contract import AlertMessage
+from auroral.edge.contract import MAX_NAME, AlertMessage, utc_now
+from auroral.edge.station.decide import Alert, Trigger
 from support.faults import STATION, Station, connected_client, settle
 from support.mqttcollect import Collector
 
@@ -51,9 +55,10 @@ def is_valid_alert(payload: bytes) -> bool:
 
 
 @contextlib.contextmanager
-def handler(acted: list):
+def handler(acted: list, **external):
     """The daemon's own external-alert handler, with its real ledger (decisions, state database, spool) and
-    metrics, in-process; ``acted`` receives every decision the ledger commits."""
+    metrics, in-process; ``acted`` receives every decision the ledger commits; ``external`` overrides
+    ``[external]`` settings."""
     from auroral.edge.contract import ModelRef
     from auroral.edge.station.config import StationConfig
     from auroral.edge.station.external import ExternalAlerts
@@ -63,13 +68,18 @@ def handler(acted: list):
     with tempfile.TemporaryDirectory(prefix="auroral-fuzz-") as state:
         config = StationConfig.model_validate({"station": STATION, "state_dir": state, "watch": {"dirs": [state]},
                                                "model": {"bundle": state},
-                                               "external": {"topics": ["auroral/+/alerts"]}})
+                                               "external": {"topics": ["auroral/+/alerts"], **external}})
         metrics = StationMetrics()
         ledger = Ledger.open(config, metrics, ModelRef(name="toy", sha256="0" * 64), acted.extend)
         try:
             yield ExternalAlerts("auroral", STATION, 4096, ledger, metrics), metrics
         finally:
             ledger.close()
+
+
+def rejected(metrics, reason: str | None = None) -> float:
+    return sum(s.value for f in metrics.registry.collect() if f.name == "auroral_external_alerts_rejected"
+               for s in f.samples if s.name.endswith("_total") and reason in (None, s.labels["reason"]))
 
 
 @settings(max_examples=300, deadline=None)
@@ -88,9 +98,83 @@ def test_fuzzed_payloads_in_process(topic, payload):
     with handler(acted) as (on_message, metrics):
         on_message(topic, payload)
     assert acted == []
-    rejected = sum(s.value for f in metrics.registry.collect() if f.name == "auroral_external_alerts_rejected"
-                   for s in f.samples if s.name.endswith("_total"))
-    assert rejected == (0 if topic.startswith(f"auroral/{STATION}/") else 1)
+    assert rejected(metrics) == (0 if topic.startswith(f"auroral/{STATION}/") else 1)
+
+
+def alert_json(**fields) -> bytes:
+    return json.dumps({"type": "breakup_onset", "at": utc_now().isoformat(), "confidence": 0.95, **fields}).encode()
+
+
+@pytest.mark.parametrize("payload, field", [
+    (alert_json(at=utc_now().replace(tzinfo=None).isoformat()), "at"),  # a naive time: no time zone
+    (alert_json(at=int(utc_now().timestamp())), "at"),
+    (alert_json(at=str(int(utc_now().timestamp()))), "at"),
+    (alert_json(confidence="0.95"), "confidence"),
+    (alert_json(confidence=True), "confidence"),
+    (alert_json(frame="<div>" * 600), "frame"),  # kilobytes of markup, never echoed
+], ids=["naive-time", "number-time", "number-text-time", "text-confidence", "bool-confidence", "huge-frame"])
+def test_alerts_that_only_look_valid_are_rejected_before_any_rule(caplog, payload, field):
+    """Refused by validation, before the decision logic (its age check included) runs: so a retained copy
+    of such an alert is refused again at every start instead of stopping the MQTT thread."""
+    acted: list = []
+    with handler(acted) as (on_message, metrics):
+        on_message(NEIGHBOUR_ALERTS, payload)
+    assert acted == [] and rejected(metrics, "invalid") == 1
+    assert f"detail='{field}:" in caplog.text
+
+
+def test_a_name_from_outside_is_echoed_escaped():
+    acted: list = []
+    with handler(acted) as (on_message, _):
+        on_message(NEIGHBOUR_ALERTS, alert_json(frame="TRO\x1b]0;owned\x07\n event=forged.jpg"))
+    alert, trigger = acted
+    assert isinstance(alert, Alert) and isinstance(trigger, Trigger)
+    assert alert.frame == trigger.frame == "TRO\\x1b]0;owned\\x07\\n event=forged.jpg"
+
+
+@pytest.mark.parametrize("topic", ["auroral/tro\nmso/alerts", "auroral/" + "t" * 65 + "/alerts", "auroral/alerts",
+                                   "auroral//alerts", "auroral/tromso\n/alerts"])
+def test_a_source_that_is_not_a_station_id_is_rejected(topic):
+    acted: list = []
+    with handler(acted) as (on_message, metrics):
+        on_message(topic, alert_json())
+    assert acted == [] and rejected(metrics, "bad_source") == 1
+
+
+zones = st.none() | st.timezones() | st.just(timezone.utc)
+any_time = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=zones)
+recent = st.builds(lambda s, zone: (utc_now() + timedelta(seconds=s)).astimezone(zone or timezone.utc)
+                   .replace(tzinfo=zone), st.integers(-400, 400), zones)  # naive or aware, around now
+valid_looking = st.fixed_dictionaries(
+    {"type": st.sampled_from(["breakup_onset", "aurora_on", "external_arm", "frame_quarantined"]),
+     "at": (recent | any_time).map(datetime.isoformat) | st.integers() | st.floats() | st.integers().map(str),
+     "confidence": st.none() | st.booleans() | st.floats() | st.integers() | st.floats(0, 1).map(str)
+     | st.floats(0.8, 1),
+     "frame": st.none() | st.text(max_size=300) | st.text(max_size=3000) | st.integers()},
+    optional={"source": st.text(max_size=100), "reason": st.text(max_size=100)})
+
+
+def echoed_safely(name: str | None) -> bool:
+    return name is None or (len(name) <= 6 * MAX_NAME and not any(unicodedata.category(c) in {"Cc", "Cs", "Zl", "Zp"}
+                                                                  for c in name))
+
+
+@settings(max_examples=200, deadline=None)
+@given(alert=valid_looking, station=st.sampled_from(["tromso", "abisko"]) | st.text(max_size=70))
+@example(alert={"type": "breakup_onset", "at": "2026-11-29T16:35:08", "confidence": 0.95, "frame": None},
+         station="tromso")
+@example(alert={"type": "breakup_onset", "at": "0001-01-01T00:00:00-23:59", "confidence": 1, "frame": "\udcf8"},
+         station="tromso")
+def test_valid_looking_alerts_never_escape_the_handler_and_a_good_one_still_arms(alert, station):
+    acted: list = []
+    with handler(acted, cooldown_s=0, max_per_hour=1000) as (on_message, _):
+        on_message(f"auroral/{station}/alerts", json.dumps(alert, allow_nan=True).encode())
+        assert all(echoed_safely(event.frame) for event in acted)
+        acted.clear()
+        good = AlertMessage(type="breakup_onset", at=utc_now() - timedelta(seconds=5), frame="TRO_1.jpg",
+                            confidence=0.99)
+        on_message(NEIGHBOUR_ALERTS, good.to_json())
+    assert [type(e) for e in acted] == [Alert, Trigger] and acted[1].reason == "external:tromso:breakup_onset"
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +208,7 @@ def test_malformed_external_alerts_never_crash_or_trigger(external_station, batc
 
 
 def test_trigger_flood_from_outside_is_rate_limited(tmp_path, broker, toy_bundle):
-    config = {**EXTERNAL, "trigger": {"cooldown_s": 600}}
+    config = {"external": {**EXTERNAL["external"], "cooldown_s": 600}}
     with Collector(broker, "auroral/#") as collector, \
             Station(tmp_path / "station", toy_bundle.root, broker.address, config) as station:
         client = connected_client(broker)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from auroral.edge.errors import UserError
+from auroral.edge.frames import FileVersion, load_frame
 from auroral.edge.station import journal as journal_module
 from auroral.edge.station.config import load_config
 from auroral.edge.station.journal import Journal, Pruner
@@ -192,6 +193,7 @@ def test_an_old_schema_database_is_migrated_and_keeps_working(tmp_path):
     state.mkdir()
     old = sqlite3.connect(state / "state.db")
     present, gone = frame(tmp_path, "a.jpg"), str(tmp_path / "gone.jpg")
+    os.utime(present, (time.time() - 41 * DAY,) * 2)  # written before it was journalled, as in real life
     with old:
         old.execute("CREATE TABLE frames (path TEXT PRIMARY KEY, seq INTEGER, state TEXT NOT NULL, at REAL NOT NULL)")
         old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
@@ -284,3 +286,43 @@ def test_daemon_prunes_at_start_and_never_reclassifies_a_kept_frame(tmp_path, br
     assert journal.load_state("next_seq") == 2  # nothing classified again
     db.close()
 
+
+
+def _version(path: Path) -> FileVersion:
+
+    return load_frame(path).version
+
+
+def _jpeg(path: Path, value: int) -> Path:
+    ok, data = cv2.imencode(".jpg", np.full((16, 16, 3), value, np.uint8))
+    assert ok
+    path.write_bytes(data.tobytes())
+    return path
+
+
+def test_a_rewritten_file_is_a_new_exposure_and_the_same_bytes_are_not(db, tmp_path):
+    journal = Journal(db)
+    latest = _jpeg(tmp_path / "latest.jpg", 10)
+    with db.transaction() as conn:
+        journal.record(conn, str(latest), "done", 0, _version(latest))
+    assert journal.known(str(latest))
+    first = latest.read_bytes()
+    _jpeg(latest.with_name("next.tmp"), 200).replace(latest)  # the camera's next exposure, renamed into place
+    assert not journal.known(str(latest)) and not journal.same_bytes(str(latest), _version(latest))
+    latest.write_bytes(first)  # the first exposure's bytes written again
+    os.utime(latest, ns=(time.time_ns() + 10**9,) * 2)
+    assert not journal.known(str(latest))  # new size/time: it has to be looked at
+    assert journal.same_bytes(str(latest), _version(latest))  # ... but its bytes are known: no new frame
+    journal.touch(str(latest), _version(latest))
+    assert journal.known(str(latest))  # and the next rescan skips it with a stat
+
+
+def test_rows_from_before_versions_match_files_not_modified_since(db, tmp_path):
+    journal = Journal(db)
+    old = _jpeg(tmp_path / "KIR_20261124_220100.jpg", 10)
+    with db.transaction() as conn:  # what an older daemon wrote: no size, time or digest
+        conn.execute("INSERT INTO frames (path, seq, state, at) VALUES (?, 0, 'done', ?)",
+                     (os.fsencode(str(old)), time.time() + 1))
+    assert journal.known(str(old))
+    os.utime(old, ns=(time.time_ns() + 10**10,) * 2)  # modified after it was journalled
+    assert not journal.known(str(old))

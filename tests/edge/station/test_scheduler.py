@@ -1,8 +1,10 @@
-"""Which frame next: live before backlog, newest live first, each path once, retries wait unless rewritten."""
+"""Which frame next: live before backlog, newest live first, each path once, retries wait (their latest due
+time) unless rewritten."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from auroral.edge.station.metrics import StationMetrics
 from auroral.edge.station.scheduler import Scheduler
 from auroral.edge.station.watcher import is_candidate
 
@@ -21,13 +23,15 @@ def test_live_frames_go_first_newest_first_then_backlog_oldest_first():
 
 
 def test_each_path_is_held_once_and_journal_known_paths_are_skipped():
-    scheduler = Scheduler(known=lambda path: path.endswith("done.jpg"))
+    journalled = {"done.jpg"}
+    scheduler = Scheduler(known=lambda path: path in journalled)
     for live in (False, True, True):
         scheduler.offer(Path("a.jpg"), live)
     scheduler.offer(Path("done.jpg"), live=True)
     (item,) = scheduler.take(10, timeout=0)
     scheduler.offer(Path("a.jpg"), live=True)  # an event while it is being decoded
     assert scheduler.take(10, timeout=0) == [] and scheduler.depth() == 1
+    journalled.add("a.jpg")  # classified: the journal holds the file's version
     scheduler.finish(item)
     assert scheduler.depth() == 0
 
@@ -64,3 +68,64 @@ def test_a_created_only_file_waits_to_settle_unless_its_close_event_comes():
     scheduler.offer(Path("being_written.jpg"), live=True)  # its close event
     assert names(scheduler.take(10, timeout=0)) == ["being_written.jpg"]
     assert names(scheduler.take(10, timeout=5)) == ["moved_in.jpg"]  # after settling, with no close event
+
+
+class Clock:
+    """The scheduler's clock, moved by hand: due times are tested without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def waiting(metrics: StationMetrics) -> float:
+    return metrics.queue_depth.labels("retry")._value.get()
+
+
+def test_a_retry_is_not_cut_short_by_an_earlier_settle_time():
+    clock, metrics = Clock(), StationMetrics()
+    scheduler = Scheduler(known=lambda path: False, metrics=metrics, clock=clock)
+    scheduler.offer(Path("moved_in.jpg"), live=True, settle_s=0.3)
+    assert waiting(metrics) == 1
+    scheduler.offer(Path("moved_in.jpg"), live=True)  # its close event: due now
+    assert waiting(metrics) == 0, "a frame that is ready is not waiting"
+    (item,) = scheduler.take(1, timeout=0)
+    scheduler.retry(item, 5.0)  # it failed to decode
+    assert waiting(metrics) == 1
+    clock.now += 1.0  # past the old settle time, before the retry time
+    assert scheduler.take(1, timeout=0) == [] and waiting(metrics) == 1
+    clock.now += 5.0
+    assert scheduler.take(1, timeout=0) == [item] and waiting(metrics) == 0
+
+
+def test_a_second_wait_replaces_the_first():
+    clock, metrics = Clock(), StationMetrics()
+    scheduler = Scheduler(known=lambda path: False, metrics=metrics, clock=clock)
+    scheduler.offer(Path("a.jpg"), live=False)
+    (item,) = scheduler.take(1, timeout=0)
+    scheduler.retry(item, 0.5)
+    scheduler.offer(Path("a.jpg"), live=False)  # rewritten: due now
+    (again,) = scheduler.take(1, timeout=0)
+    scheduler.retry(again, 60.0)
+    clock.now += 1.0
+    assert scheduler.take(1, timeout=0) == [] and waiting(metrics) == 1
+    clock.now += 60.0
+    assert scheduler.take(1, timeout=0) == [item]
+
+
+def test_an_event_while_a_frame_is_classified_offers_it_again_when_finished():
+    journalled: set[str] = set()
+    scheduler = Scheduler(known=lambda path: path in journalled)
+    scheduler.offer(Path("/cam/latest.jpg"), live=True)
+    [item] = scheduler.take(8, timeout=0)
+    scheduler.offer(Path("/cam/latest.jpg"), live=True)  # the camera wrote its next exposure meanwhile
+    assert scheduler.take(8, timeout=0) == []  # never two of the same path at once
+    scheduler.finish(item)
+    [again] = scheduler.take(8, timeout=0)
+    assert again.path == Path("/cam/latest.jpg") and again is not item
+    journalled.add("/cam/latest.jpg")  # once classified with no newer exposure, a late event is nothing new
+    scheduler.offer(Path("/cam/latest.jpg"), live=True)
+    scheduler.finish(again)
+    assert scheduler.take(8, timeout=0) == []

@@ -67,3 +67,23 @@ def test_a_broker_that_refuses_the_login_is_a_one_line_error():
     assert result.returncode == 2
     assert f"the broker at {closed.address} refused the connection: Not authorized" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("topic, payload", [
+    ("auroral/kiruna/frames", {"frame": "a\x1b]0;owned\x07\nb.jpg", "label": "arcs\x1b[2J", "confidence": 0.5,
+                               "seq": 1, "latency_ms": 3, "captured_at": "2026-11-24T22:00:00Z"}),
+    ("auroral/kiruna/alerts", {"type": "breakup_onset\r", "at": "x\x9b1m", "frame": "\u202egpj.exe", "confidence": 1}),
+    ("auroral/kiruna/capture/trigger", {"reason": "external:\x1b[8m", "duration_s": "\n"}),
+    ("auroral/kir\x1buna/state", {"label": ["\x1b"], "since": {"\x07": 1}}),
+    ("auroral/kiruna/frames", ["\x1b[2J"]),
+])
+def test_strings_from_a_message_cannot_drive_the_terminal(topic, payload):
+    line = describe(topic, json.dumps(payload, ensure_ascii=False).encode())
+    assert line.isprintable(), line
+
+
+def test_fields_of_the_wrong_type_are_shown_not_fatal():
+    line = describe("auroral/kiruna/frames",
+                    b'{"frame": 7, "label": {"a": 1}, "confidence": "0.9", "latency_ms": true}')
+    assert "0.9" in line and "latency=truems" in line
+    assert "ALERT" in describe("auroral/kiruna/alerts", b'{"confidence": "high"}')
