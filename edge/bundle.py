@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from auroral.edge.classes import CLASSES
+from auroral.edge.classes import CLASSES, default_class_sets
 from auroral.edge.errors import UserError
 from auroral.edge.preprocess import PreprocessSpec
 
-FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
+
+#: the version written; format 2 added ``auroral_classes`` and ``onset_classes``
+FORMAT_VERSION = 2
+#: the versions read (format 1 gets its class sets from :func:`_class_sets_for_format_1`)
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 Precision = Literal["fp32", "fp16", "int8"]
 #: every precision a bundle variant can have; config, CLI choices, export and backends derive from it
@@ -60,6 +66,8 @@ class Manifest(BaseModel):
     format_version: int
     model: ModelInfo
     classes: list[str] = Field(default_factory=lambda: list(CLASSES))
+    auroral_classes: list[str] = Field(description="the classes that are aurora (they count towards activity)")
+    onset_classes: list[str] = Field(description="the classes that may start a breakup onset")
     input: TensorSpec
     preprocess: PreprocessSpec
     variants: dict[Precision, str] = Field(description="precision -> ONNX file name in the bundle")
@@ -68,6 +76,28 @@ class Manifest(BaseModel):
     metrics: dict[str, Any] = Field(default_factory=dict)
     created: datetime
     code_version: str
+
+    @model_validator(mode="after")
+    def _class_sets_within_classes(self) -> Manifest:
+        for name in ("auroral_classes", "onset_classes"):
+            unknown = [c for c in getattr(self, name) if c not in self.classes]
+            if unknown:
+                raise ValueError(f"{name} names {', '.join(unknown)}, "
+                                 f"not among the classes ({', '.join(self.classes)})")
+        return self
+
+
+def _class_sets_for_format_1(raw: dict[str, Any], path: Path) -> None:
+    """Fill in the class sets a format 1 manifest lacks: the defaults for the seven classes, else none."""
+    classes = raw.get("classes", list(CLASSES))
+    defaults = default_class_sets(classes) if isinstance(classes, list) and sorted(classes) == sorted(CLASSES) \
+        else None
+    if defaults is None:
+        log.warning("event=bundle_without_class_sets path=%s note=format 1 bundle with its own classes: none counts "
+                    "as auroral or starts an onset; export the run again to record them", path)
+    auroral, onset = defaults or ([], [])
+    raw.setdefault("auroral_classes", auroral)
+    raw.setdefault("onset_classes", onset)
 
 
 def sha256_file(path: Path) -> str:
@@ -88,6 +118,16 @@ class Bundle:
     @property
     def classes(self) -> list[str]:
         return self.manifest.classes
+
+    @property
+    def auroral_classes(self) -> list[str]:
+        """The classes that are aurora, in class order."""
+        return [c for c in self.manifest.classes if c in self.manifest.auroral_classes]
+
+    @property
+    def onset_classes(self) -> list[str]:
+        """The classes that may start a breakup onset, in class order."""
+        return [c for c in self.manifest.classes if c in self.manifest.onset_classes]
 
     def model_path(self, precision: str = "fp32") -> Path:
         if precision not in self.manifest.variants:
@@ -119,8 +159,11 @@ def read_manifest(root: Path) -> Manifest:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{path} is not valid JSON: {exc}") from exc
     version = raw.get("format_version") if isinstance(raw, dict) else None
-    if version != FORMAT_VERSION:
-        raise BundleError(f"{path}: format_version {version!r} is not supported (this auroral reads {FORMAT_VERSION})")
+    if version not in READABLE_VERSIONS:
+        readable = ", ".join(map(str, READABLE_VERSIONS))
+        raise BundleError(f"{path}: format_version {version!r} is not supported (this auroral reads {readable})")
+    if version == 1:
+        _class_sets_for_format_1(raw, path)
     try:
         return Manifest.model_validate(raw)
     except ValidationError as exc:

@@ -20,7 +20,7 @@ import os
 import re
 import stat
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,7 +41,7 @@ CONVENTIONS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
 )
 _HEADER_BYTES = 64 * 1024
 _FITS = (".fits", ".fit", ".fts")
-_PLAUSIBLE = (datetime(1990, 1, 1, tzinfo=timezone.utc), datetime(2200, 1, 1, tzinfo=timezone.utc))
+_PLAUSIBLE = (datetime(1990, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,9 @@ class CaptureTime:
         if at is not None:
             return Captured(at, "name")
         try:
-            return Captured(datetime.fromtimestamp(path.stat().st_mtime, timezone.utc), "mtime")
+            return Captured(datetime.fromtimestamp(path.stat().st_mtime, UTC), "mtime")
         except OSError:
-            return Captured(datetime.now(timezone.utc), "mtime")
+            return Captured(datetime.now(UTC), "mtime")
 
     def from_name(self, name: str) -> datetime | None:
         """The time in a file name: the configured pattern first, then the common conventions."""
@@ -98,7 +98,7 @@ class CaptureTime:
             parsed = datetime.strptime(text, fmt)
         except ValueError:
             return None
-        at = (parsed if parsed.tzinfo else parsed.replace(tzinfo=self.tz)).astimezone(timezone.utc)
+        at = (parsed if parsed.tzinfo else parsed.replace(tzinfo=self.tz)).astimezone(UTC)
         return at if _PLAUSIBLE[0] <= at < _PLAUSIBLE[1] else None
 
     def _from_exif(self, header: bytes) -> Captured | None:
@@ -131,7 +131,7 @@ def _from_fits(header: bytes) -> Captured | None:
         start = datetime.fromisoformat(str(cards["DATE-OBS"]).strip())
     except Exception:  # noqa: BLE001 - a header astropy cannot parse or without DATE-OBS: the name is next
         return None
-    start = start.replace(tzinfo=timezone.utc) if start.tzinfo is None else start.astimezone(timezone.utc)
+    start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
     exposure = cards.get("EXPTIME")
     if isinstance(exposure, (int, float)) and 0 < exposure < 86400:
         start += timedelta(seconds=exposure / 2)

@@ -23,14 +23,16 @@ class Classifier:
     """A loaded bundle with its preprocessing and one inference backend.
 
     ``precision="auto"`` runs int8 where the bundle's export showed it costs under 0.5 pp of validation
-    accuracy, else fp32.
+    accuracy, else fp32. ``circle`` (cx, cy, r in full-frame pixels) is the camera's own field of view, used
+    instead of the bundle's (:class:`~auroral.edge.framebatch.FrameLoader`).
     """
 
     def __init__(self, bundle: Bundle | str | Path, backend: str = "ort-cpu", precision: str = "fp32",
-                 threads: int | None = None, pin_threads: bool = False):
+                 threads: int | None = None, pin_threads: bool = False,
+                 circle: tuple[float, float, float] | None = None):
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self.precision = precision = self.bundle.choose_precision() if precision == "auto" else precision
-        self.loader = FrameLoader(self.bundle.manifest.preprocess)
+        self.loader = FrameLoader(self.bundle.manifest.preprocess, circle)
         self.backend = create_backend(self.bundle, backend, precision, threads, pin_threads)
         self.classes = list(self.bundle.classes)
         self.model_name = self.bundle.manifest.model.name
@@ -71,7 +73,7 @@ class Classifier:
 
     def classify(self, images: list[np.ndarray]) -> list[Prediction]:
         """Classify decoded images (tests and tools; the station and archives go through :meth:`load`)."""
-        return self.predict(self.loader.preprocessor.batch(images))
+        return self.predict(self.loader.batch(images))
 
     def _prediction(self, row: np.ndarray) -> Prediction:
         best = int(np.argmax(row))

@@ -5,8 +5,8 @@ Each module in :data:`COMMAND_MODULES` is light to import (no torch, no scikit-l
 imported inside ``func``, after :func:`auroral.edge.extras.require` has checked the extra is installed.
 
 Every subcommand follows the same conventions, set here so no module has to remember them: each
-``--help`` shows the defaults (:class:`HelpFormatter`), and the global options (``--log-level``) are
-accepted before or after the subcommand (:class:`CommandParser`).
+``--help`` shows the defaults (:class:`HelpFormatter`), and the global options (``--log-level``,
+``--log-format``) are accepted before or after the subcommand (:class:`CommandParser`).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from auroral.edge import __version__, progress
 from auroral.edge.errors import UserError
-from auroral.edge.logs import setup_logging
+from auroral.edge.logs import LOG_FORMATS, setup_logging
 
 COMMAND_MODULES = (
     "auroral.edge.tools.synth",        # synth
@@ -29,8 +29,10 @@ COMMAND_MODULES = (
     "auroral.edge.tools.listen",       # listen
     "auroral.export.bench.cli",  # bench
     "auroral.edge.archive.cli",  # archive, stats
+    "auroral.edge.archive.night_cli",  # night
     "auroral.export.demo",       # demo
     "auroral.edge.backends.cli",  # engine
+    "auroral.edge.tools.camera_circle",  # circle
 )
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_LOG_LEVEL = "INFO"
@@ -55,6 +57,10 @@ def global_options(default: Any) -> argparse.ArgumentParser:
     shown = f" (default: {DEFAULT_LOG_LEVEL})" if default is argparse.SUPPRESS else ""
     options.add_argument("--log-level", default=default, choices=LOG_LEVELS,
                          help=f"logging threshold (logs go to stderr, one line per event){shown}")
+    options.add_argument("--log-format", default=argparse.SUPPRESS if default is argparse.SUPPRESS else None,
+                         choices=LOG_FORMATS,
+                         help="logfmt (key=value) or json (one object per line) (default: logfmt, or the station "
+                              "file's log_format)")
     return options
 
 
@@ -82,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, args.log_format)
     progress.configure(enabled=not getattr(args, "no_progress", False))  # only commands with a bar have the flag
     try:
         return int(args.func(args) or 0)

@@ -6,10 +6,13 @@ The daemon builds its payloads from these models and the tests validate what arr
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+from auroral.edge.capture_time import TimeSource
+from auroral.edge.sky import SkyKind
 
 #: topics whose last message the broker keeps for new subscribers
 RETAINED = frozenset({"status", "state"})
@@ -19,6 +22,8 @@ STATION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 #: the longest file name a message carries (``frame``): a file system's limit
 MAX_NAME = 255
+#: the longest path a message carries (``path``): Linux's PATH_MAX
+MAX_PATH = 4096
 
 #: characters never echoed as they are: controls (terminal escapes, forged log lines), line separators and
 #: lone surrogates (bytes of a file name that are not UTF-8, which JSON cannot carry)
@@ -75,26 +80,32 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _name(value: Any) -> Any:
-    """A file name of at most ``MAX_NAME`` characters, escaped by :func:`printable` (before pydantic's own
+def _bounded(limit: int, what: str) -> Any:
+    """A validator: text of at most ``limit`` characters, escaped by :func:`printable` (before pydantic's own
     check, which refuses the lone surrogates of a name that is not UTF-8)."""
-    if not isinstance(value, str):
-        return value
-    if len(value) > MAX_NAME:
-        raise ValueError(f"a file name has at most {MAX_NAME} characters")
-    return printable(value)
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if len(value) > limit:
+            raise ValueError(f"a {what} has at most {limit} characters")
+        return printable(value)
+
+    return check
 
 
 #: a point in time that says its time zone: a naive time cannot be compared with the station's clock
 Time = Annotated[AwareDatetime, BeforeValidator(_time_text)]
 #: a frame's file name, as published and as echoed from another station: bounded and escaped
-FrameName = Annotated[str, BeforeValidator(_name)]
+FrameName = Annotated[str, BeforeValidator(_bounded(MAX_NAME, "file name"))]
+#: a frame's path on the station (for a camera script on the same machine): bounded and escaped
+FramePath = Annotated[str, BeforeValidator(_bounded(MAX_PATH, "path"))]
 #: a probability: a JSON number (not text, not a boolean), finite, 0–1
 Confidence = Annotated[float, Field(ge=0.0, le=1.0, strict=True, allow_inf_nan=False)]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class _Message(BaseModel):
@@ -119,9 +130,16 @@ class StatusMessage(_Message):
 class FrameMessage(_Message):
     frame: FrameName = Field(description="file name of the frame")
     captured_at: Time
-    label: str
-    confidence: Confidence
+    time_source: TimeSource = Field(description="where captured_at comes from: fits, exif, name or mtime")
+    label: str | None = Field(description="the most probable class; null when the model did not run")
+    confidence: Confidence | None
     probabilities: dict[str, float]
+    uncertain: bool = Field(False, description="top probability below [model] min_confidence: decides nothing")
+    sky: SkyKind | None = Field(None, description="night, twilight or day at the station; null without [site]")
+    sun_elevation: float | None = Field(None, description="degrees above the horizon")
+    moon_elevation: float | None = Field(None, description="degrees, when the moon is up")
+    moon_illumination: float | None = Field(None, ge=0.0, le=1.0, description="lit fraction, when the moon is up")
+    moonlit: bool = Field(False, description="the moon is up and brighter than [sky] max_moon_illumination")
     model: ModelRef
     latency_ms: float = Field(ge=0.0, description="file closed (seen) to message built")
     seq: int = Field(ge=0, description="per-station frame sequence number, stable across restarts")
@@ -136,20 +154,28 @@ class AlertMessage(_Message):
     at: Time
     frame: FrameName | None = None
     confidence: Confidence | None = None
+    captured_at: Time | None = Field(None, description="capture time of the frame the alert is about")
+    live: bool = Field(True, description="false for frames older than [trigger] max_age_s or decided late")
 
 
 class StateMessage(_Message):
-    label: str
+    label: str = Field(description="the sky's current label, or day / twilight while the sky is not dark")
     since: Time
     frame: FrameName
-    confidence: Confidence
+    confidence: Confidence | None
+    sky: SkyKind | None = None
+    dark_at: Time | None = Field(None, description="while day or twilight: when the sky is next dark")
 
 
 class TriggerMessage(_Message):
     mode: Literal["high_rate"] = "high_rate"
+    at: Time = Field(description="when the trigger was decided")
+    until: Time = Field(description="when high-rate capture should end (at + duration_s)")
     duration_s: float = Field(gt=0)
     reason: str
     frame: FrameName | None = None
+    captured_at: Time | None = Field(None, description="capture time of the frame that started the onset")
+    path: FramePath | None = Field(None, description="that frame's path on the station")
 
 
 SCHEMAS: dict[str, type[_Message]] = {

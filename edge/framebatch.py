@@ -5,6 +5,10 @@ The station, the archive, training and export all turn a list of paths into mode
 never affects the other frames of its batch. Any exception a decoder or the preprocessing raises for
 one file (a truncated JPEG, an image of an odd shape, a bug in a decoder on an odd file) becomes that
 file's reason; nothing escapes to the caller's thread.
+
+A camera's own fisheye circle (:mod:`auroral.edge.circle`), in pixels of its full-size frames, replaces the
+spec's field of view: it is turned into fractions with each frame's full size from its header, so a reduced
+JPEG decode crops the same sky, and only the sky inside it reaches the model.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from auroral.edge.frames import FileVersion, FrameError, load_frame, read_frame
+from auroral.edge.frames import FileVersion, FrameError, MinSide, load_frame, read_frame
 from auroral.edge.preprocess import Preprocessor, PreprocessSpec
 
 log = logging.getLogger(__name__)
@@ -38,14 +42,38 @@ class FrameBatch:
 class FrameLoader:
     """Decodes frames at the smallest resolution that still fills the model input, then preprocesses them."""
 
-    def __init__(self, spec: PreprocessSpec):
+    def __init__(self, spec: PreprocessSpec, circle: tuple[float, float, float] | None = None):
+        """``circle``: (cx, cy, r) of the camera's field of view in pixels of its full-size frames; None keeps
+        the spec's own field of view."""
+        if circle is not None and not circle[2] > 0:
+            raise ValueError(f"circle radius must be positive, got {circle[2]}")
         self.spec = spec
+        self.circle = circle
         self.preprocessor = Preprocessor(spec)
-        self.min_side = spec.min_source_side()
+        self.min_side: MinSide = spec.min_source_side() if circle is None else self._circle_min_side
+        self._per_size: dict[tuple[int, int], Preprocessor] = {}
 
     def read(self, path: str | Path) -> np.ndarray:
         """One frame as decoded (RGB or mono, native dtype); raises :class:`FrameError`."""
         return read_frame(path, min_side=self.min_side)
+
+    def preprocessor_for(self, width: int, height: int) -> Preprocessor:
+        """The preprocessing of a frame whose full size is ``width``×``height`` (the same one without a circle)."""
+        if self.circle is None:
+            return self.preprocessor
+        if (width, height) not in self._per_size:  # a camera has one or two frame sizes
+            self._per_size[width, height] = Preprocessor(self.spec.for_circle(*self.circle, width, height))
+        return self._per_size[width, height]
+
+    def _circle_min_side(self, width: int, height: int) -> int:
+        return self.preprocessor_for(width, height).spec.min_source_side()
+
+    def batch(self, images: list[np.ndarray]) -> np.ndarray:
+        """Decoded full-size frames → one (N, 3, S, S) batch (tests and tools; files go through :meth:`load`)."""
+        out = np.empty((len(images), 3, self.spec.size, self.spec.size), np.float32)
+        for i, image in enumerate(images):
+            self.preprocessor_for(image.shape[1], image.shape[0])(image, out=out[i])
+        return out
 
     def load(self, paths: Sequence[str | Path], out: np.ndarray | None = None) -> FrameBatch:
         """Load ``paths`` into ``out`` (a reusable (≥N, 3, S, S) float32 buffer) or a new array."""
@@ -59,7 +87,7 @@ class FrameLoader:
             started = time.perf_counter()
             try:
                 frame = load_frame(path, min_side=self.min_side)
-                self.preprocessor(frame.image, out=out[len(result.loaded)])
+                self.preprocessor_for(*frame.full_size)(frame.image, out=out[len(result.loaded)])
             except FrameError as exc:
                 result.failed.append((index, str(exc)))
                 continue

@@ -17,7 +17,7 @@ import importlib.util
 import io
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,26 +86,43 @@ class FrameFile:
     image: np.ndarray
     version: FileVersion
     header: bytes  #: the first :data:`HEADER_BYTES` of the file, where EXIF and FITS headers are
+    full_size: tuple[int, int]  #: (width, height) of the frame as stored; ``image`` is smaller after a reduced decode
 
 
-def read_frame(path: str | Path, min_side: int | None = None) -> np.ndarray:
+#: the smallest side a reduced JPEG decode must keep: pixels, or a function of the frame's full (width, height)
+MinSide = int | Callable[[int, int], int] | None
+
+
+def read_frame(path: str | Path, min_side: MinSide = None) -> np.ndarray:
     """Decode one frame; ``min_side`` allows a reduced-size JPEG decode that keeps at least that many pixels."""
     return load_frame(path, min_side).image
 
 
-def load_frame(path: str | Path, min_side: int | None = None) -> FrameFile:
-    """:func:`read_frame`, plus the version of the file that was decoded and its header bytes, all from one read."""
+def load_frame(path: str | Path, min_side: MinSide = None) -> FrameFile:
+    """:func:`read_frame`, plus the version of the file that was decoded, its header bytes and its full size, all
+    from one read."""
     path = Path(path)
     data, info = _read_regular_file(path)
     try:
-        image = _decode_fits(data) if path.suffix.lower() in _FITS else _decode_raster(data, min_side)
+        if path.suffix.lower() in _FITS:
+            image = _decode_fits(data)
+            full_size = (image.shape[1], image.shape[0])
+        else:
+            image, full_size = _decode_raster(data, min_side)
         image = _checked(image)
     except FrameError:
         raise
     except Exception as exc:  # noqa: BLE001 - a decoder failing on an odd file is that file's problem only
         raise FrameError(f"not a decodable image ({type(exc).__name__}: {exc})") from exc
     version = FileVersion(len(data), info.st_mtime_ns, hashlib.blake2b(data, digest_size=16).hexdigest())
-    return FrameFile(image, version, data[:HEADER_BYTES])
+    return FrameFile(image, version, data[:HEADER_BYTES], full_size)
+
+
+def read_version(path: str | Path) -> tuple[FileVersion, bytes]:
+    """The version and header bytes of a frame file, without decoding it (a frame the model will not see)."""
+    data, info = _read_regular_file(Path(path))
+    return FileVersion(len(data), info.st_mtime_ns, hashlib.blake2b(data, digest_size=16).hexdigest()), \
+        data[:HEADER_BYTES]
 
 
 def _read_regular_file(path: Path) -> tuple[bytes, os.stat_result]:
@@ -147,10 +164,12 @@ def _check_size(width: int, height: int, decoded_bytes: int) -> None:
                          f"{MAX_DECODED_BYTES:,} allowed")
 
 
-def _reduction(header: RasterHeader, min_side: int | None) -> tuple[int, int]:
+def _reduction(header: RasterHeader, min_side: MinSide) -> tuple[int, int]:
     """(factor, OpenCV flag) for the decode: the largest JPEG reduction that keeps ``min_side`` pixels."""
     if header.format != "JPEG":
         return 1, cv2.IMREAD_UNCHANGED
+    if callable(min_side):
+        min_side = min_side(header.width, header.height)
     if min_side:
         for factor, flag in _REDUCED:
             if min(header.width, header.height) // factor >= min_side:
@@ -158,7 +177,8 @@ def _reduction(header: RasterHeader, min_side: int | None) -> tuple[int, int]:
     return 1, cv2.IMREAD_COLOR
 
 
-def _decode_raster(data: bytes, min_side: int | None) -> np.ndarray:
+def _decode_raster(data: bytes, min_side: MinSide) -> tuple[np.ndarray, tuple[int, int]]:
+    """The decoded image and the (width, height) its header gives, which a reduced decode is smaller than."""
     try:
         header = read_header(data)
     except HeaderError as exc:
@@ -169,10 +189,10 @@ def _decode_raster(data: bytes, min_side: int | None) -> np.ndarray:
     if image is None:
         raise FrameError(f"not a decodable {header.format} image")
     if image.ndim == 3 and image.shape[2] == 4:  # alpha (grey + alpha and palettes come as BGRA too)
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)  # drops alpha in the same pass
-    if image.ndim == 3 and image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)  # in place: no second copy of a large frame
-    return image
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)  # drops alpha in the same pass
+    elif image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)  # in place: no second copy of a large frame
+    return image, (header.width, header.height)
 
 
 def _decode_fits(data: bytes) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Preprocessing shared by training, export, the station and archive runs.
 
 One spec, one implementation: an all-sky frame (H×W×3 RGB or H×W mono, uint8 or uint16) is cropped
-to the square around the circular field of view, resized, scaled to [0, 1], normalised per channel,
+to the square around the circular field of view (padded with black where the circle reaches past the
+frame's edge, as on a 720×480 sensor, so the square stays square), resized, scaled to [0, 1], normalised per channel,
 masked outside the circle, and returned as float32 CHW. The spec is stored in every model bundle so
 the station reproduces exactly what the model saw in training.
 """
@@ -43,6 +44,20 @@ class PreprocessSpec(BaseModel):
         left, right = _span(cx - radius, cx + radius, width)
         return top, bottom, left, right
 
+    def square_box(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) of the square around the field of view, not clipped: it may reach past
+        the frame's edges (a circle cut off by the sensor). Inside the frame it equals :meth:`crop_box`."""
+        radius = self.fov_radius * min(height, width)
+        cx, cy = self.fov_center[0] * width, self.fov_center[1] * height
+        top, left = round(cy - radius), round(cx - radius)
+        return top, max(top + 1, round(cy + radius)), left, max(left + 1, round(cx + radius))
+
+    def for_circle(self, cx: float, cy: float, r: float, width: int, height: int) -> PreprocessSpec:
+        """This spec with the field of view of a camera's own circle, given in pixels of a ``width``×``height``
+        frame and stored as fractions, so a reduced decode of the same frame crops the same sky."""
+        return PreprocessSpec.model_validate(self.model_dump() | {
+            "fov_center": (cx / width, cy / height), "fov_radius": r / min(width, height)})
+
     def min_source_side(self) -> int:
         """Smallest frame side that still gives the model full resolution (for reduced JPEG decode)."""
         return int(np.ceil(self.size / (2 * self.fov_radius)))
@@ -83,9 +98,8 @@ class Preprocessor:
             raise ValueError(f"expected an H×W or H×W×3 image, got shape {image.shape}")
         if image.dtype not in _DTYPES:
             raise ValueError(f"expected uint8, uint16 or float32 samples, got {image.dtype}")
-        top, bottom, left, right = self.spec.crop_box(*image.shape[:2])
         s = self.spec.size
-        resized = cv2.resize(image[top:bottom, left:right], (s, s), interpolation=cv2.INTER_AREA)
+        resized = cv2.resize(self._square(image), (s, s), interpolation=cv2.INTER_AREA)
         if resized.ndim == 2:
             resized = np.repeat(resized[:, :, None], 3, axis=2)
         scale, offset = self._affine(resized.dtype)
@@ -96,6 +110,21 @@ class Preprocessor:
         if self.spec.mask:
             out *= self._mask
         return out
+
+    def _square(self, image: np.ndarray) -> np.ndarray:
+        """The square around the field of view: a view of ``image``, or a black-padded copy where the square
+        reaches past the frame's edges (so the circle stays round and centred under the mask)."""
+        height, width = image.shape[:2]
+        top, bottom, left, right = self.spec.square_box(height, width)
+        inside = self.spec.crop_box(height, width)
+        if inside == (top, bottom, left, right):
+            return image[top:bottom, left:right]
+        if top >= height or bottom <= 0 or left >= width or right <= 0:
+            raise ValueError(f"the field of view lies outside the {width}×{height} frame")
+        square = np.zeros((bottom - top, right - left, *image.shape[2:]), image.dtype)
+        square[inside[0] - top:inside[1] - top, inside[2] - left:inside[3] - left] = \
+            image[inside[0]:inside[1], inside[2]:inside[3]]
+        return square
 
     def batch(self, images: list[np.ndarray]) -> np.ndarray:
         """Stack several frames into one (N, 3, size, size) float32 array without extra copies."""

@@ -1,6 +1,8 @@
 """Training run → verified model bundle: export, reduced precisions, parity at export time, manifest.
 
-Nothing is written to the bundle directory until every requested variant has passed its parity check.
+Nothing is written to the bundle directory until every requested variant has passed its parity check,
+and the bundle is written beside it and renamed into place when complete: a failed export leaves no
+half-written bundle. An existing bundle directory is replaced only when asked (``replace``, ``--force``).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import onnx
 
 from auroral.edge.bundle import Bundle, ModelInfo
 from auroral.edge.errors import UserError
-from auroral.export.bundle_writer import write_bundle
+from auroral.export.bundle_writer import check_target, staged_directory, write_bundle
 from auroral.export.fp16 import convert_fp16
 from auroral.export.int8 import quantize
 from auroral.export.parity import (
@@ -52,8 +54,11 @@ def check_precisions(kind: str, precisions: Sequence[str]) -> list[str]:
 
 def export_run(run: ExportableRun, out_dir: Path, precisions: Sequence[str] = ("fp32",), run_dir: Path | None = None,
                calibration: Path | None = None, max_calibration: int = 64, val_limit: int | None = None,
-               latency_repeats: int = 20, resolve_run: Callable[[Path], ExportableRun] = open_run) -> Bundle:
-    """Export ``run`` into ``out_dir``; raises :class:`ParityError` (nothing written) if a model fails parity."""
+               latency_repeats: int = 20, resolve_run: Callable[[Path], ExportableRun] = open_run,
+               replace: bool = False) -> Bundle:
+    """Export ``run`` into ``out_dir``; raises :class:`ParityError` (nothing written) if a model fails parity,
+    and :class:`UserError` if ``out_dir`` is not empty and ``replace`` is not given."""
+    check_target(out_dir, replace)  # before the slow part, not only at the end
     wanted = check_precisions(run.kind, precisions)
     batch, labels = labelled_batch(run.split.val, run.preprocess, run.classes, val_limit)
     log.info("event=export_start model=%s kind=%s precisions=%s val_images=%d", run.model_name, run.kind,
@@ -72,12 +77,14 @@ def export_run(run: ExportableRun, out_dir: Path, precisions: Sequence[str] = ("
         keep = slice(0, REFERENCE_IMAGES)
         parity = save_reference(scratch / REFERENCE_FILE, batch[keep], reference[keep],
                                 {k: v[keep] for k, v in probs.items()})
-        bundle = write_bundle(out_dir, variants, model, run.preprocess, run.classes,
-                              training=training_summary(run, run_dir),
-                              metrics={"export_validation": metrics, "run": run_metrics(run_dir)},
-                              extra_files={REFERENCE_FILE: parity})
+        with staged_directory(out_dir, replace) as staging:
+            written = write_bundle(staging, variants, model, run.preprocess, run.classes,
+                                   training=training_summary(run, run_dir),
+                                   metrics={"export_validation": metrics, "run": run_metrics(run_dir)},
+                                   extra_files={REFERENCE_FILE: parity},
+                                   auroral_classes=run.auroral_classes, onset_classes=run.onset_classes)
     log.info("event=bundle_written path=%s variants=%s", out_dir, ",".join(variants))
-    return bundle
+    return Bundle(out_dir, written.manifest)
 
 
 def _export_cnn(run: ExportableRun, scratch: Path, wanted: list[str], batch: np.ndarray, labels: np.ndarray,

@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("run_dir", nargs="?", type=Path, metavar="RUN_DIR",
                         help="training run directory (from auroral train)")
     parser.add_argument("--out", type=Path, metavar="BUNDLE_DIR", help="bundle directory to write")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing, non-empty --out (the new bundle is swapped in once complete)")
     parser.add_argument("--precision", type=precision_list, default=None, metavar="LIST",
                         help=f"comma list of {','.join(PRECISIONS)} (unset: all of them for CNNs, fp32 for KNN/SVM; "
                              "with --tensorrt, the engines to build)")
@@ -70,7 +72,7 @@ def _export(args: argparse.Namespace) -> Path:
     run = open_run(args.run_dir)
     precisions = args.precision or (list(PRECISIONS) if run.kind == "cnn" else ["fp32"])
     bundle = export_run(run, args.out, precisions, run_dir=args.run_dir, calibration=args.calibration,
-                        max_calibration=args.calibration_images, val_limit=args.val_images)
+                        max_calibration=args.calibration_images, val_limit=args.val_images, replace=args.force)
     metrics = bundle.manifest.metrics["export_validation"]
     for precision in bundle.manifest.variants:
         size = bundle.manifest.files[bundle.manifest.variants[precision]].bytes

@@ -3,7 +3,8 @@
 It runs the same commands an operator would (printed as it goes): synth → train → export → a private
 mosquitto → ``auroral run`` on a watched folder → ``auroral replay`` of a synthetic night into it, while
 ``auroral listen`` prints what a subscriber receives. It stops by itself once every frame's label has
-arrived and says where the outputs are.
+arrived, writes the night's keogram, onset catalogue and summary (``auroral night`` on the station's state)
+and says where the outputs are.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from auroral.edge import progress
@@ -77,13 +79,14 @@ def _count_frames(broker, expected: int, seen: dict, online: threading.Event, do
 
 def run(args: argparse.Namespace) -> int:
     require("export", "torch", "sklearn", "skl2onnx", "onnx")
+    require("archive", "pyarrow", "pandas", "matplotlib")  # its last step: the night's keogram and summary
     from auroral.edge.tools.broker import LocalBroker
     from auroral.edge.tools.synth import night_sequence
 
     started = time.monotonic()
     out = args.out.resolve()
     data, run_dir, bundle = out / "training-data", out / "run-svm", out / "bundle"
-    night, watch, state = out / "night", out / "incoming", out / "state"
+    night, watch, state, report = out / "night", out / "incoming", out / "state", out / "night-report"
     watch.mkdir(parents=True, exist_ok=True)
     quiet = ["--no-progress"] if args.no_progress else []
 
@@ -92,8 +95,10 @@ def run(args: argparse.Namespace) -> int:
     _step("2/5 train a quick baseline (SVM on downsampled pixels)",
           "train", "--data", str(data), "--model", "svm", "--features", "pixels", "--image-size", "64",
           "--out", str(run_dir), "--seed", str(args.seed), *quiet)
-    _step("3/5 export the model bundle", "export", str(run_dir), "--out", str(bundle), *quiet)
-    frames = night_sequence(night, n_frames=args.frames, size=256, seed=args.seed)
+    _step("3/5 export the model bundle", "export", str(run_dir), "--out", str(bundle), "--force", *quiet)
+    # a camera at 5 s cadence whose last frame is now: the night is live, so its breakup may trigger
+    ends = datetime.now(UTC)
+    frames = night_sequence(night, n_frames=args.frames, size=256, seed=args.seed, cadence_s=5.0)
     print(f"\n== 4/5 a synthetic night of {len(frames)} frames with a breakup sequence: {night}", flush=True)
 
     with LocalBroker() as broker:
@@ -117,10 +122,14 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(0.5)  # let the listener print the daemon's `stopped` status
             stop_process(listener, timeout=10)
             done.set()
+    evening = (ends - timedelta(hours=12)).date()  # a night runs noon to noon: it is named by its evening
+    _step("the night in capture time: keogram, onset catalogue, summary",
+          "night", evening.isoformat(), "--state-dir", str(state), "--out", str(report), "--station", STATION)
     elapsed = time.monotonic() - started
     labels = seen.get("labels", [])
     print(f"\n== done in {elapsed:.0f} s: {len(labels)}/{len(frames)} frames labelled, "
           f"{seen.get('alerts', 0)} alerts, {seen.get('trigger', 0)} high-rate capture trigger(s)")
     print(f"outputs in {out}:\n  training data {data}\n  training run (metrics.json, report.md) {run_dir}\n"
-          f"  model bundle {bundle}\n  replayed night {night}\n  station state (journal, spool) {state}")
+          f"  model bundle {bundle}\n  replayed night {night}\n  station state (journal, spool) {state}\n"
+          f"  the night's keogram, onsets and summary {report}")
     return 0 if finished else 1

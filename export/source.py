@@ -23,6 +23,8 @@ class Split(Protocol):
 class ExportableRun(Protocol):
     config: Any
     classes: list[str]
+    auroral_classes: list[str]  # subsets of classes, copied into the manifest
+    onset_classes: list[str]
     preprocess: PreprocessSpec
     kind: str  # "cnn" | "knn" | "svm"
     model_name: str

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up everything from zero: .venv with auroral[dev], and Mosquitto (plus systemd-analyze) from
-# Debian's packages where they are missing. Safe to run again: finished steps are skipped.
+# Sets up everything from zero: .venv with auroral[dev], and Mosquitto, systemd-analyze, openssl, and
+# Chromium with its ChromeDriver (for the station page's browser test) from Debian's packages where they
+# are missing. Safe to run again: finished steps are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,8 +9,8 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 STAMP=$VENV/.installed
 
-if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
-    echo "setup: Python 3.10 or newer is needed ($PYTHON is $("$PYTHON" --version 2>&1))" >&2
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "setup: Python 3.11 or newer is needed ($PYTHON is $("$PYTHON" --version 2>&1))" >&2
     exit 1
 fi
 
@@ -30,6 +31,8 @@ missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[ -x /usr/bin/chromium ] || missing+=(chromium)  # the browser test drives exactly these two paths
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "setup: installing ${missing[*]} from Debian's packages"
@@ -41,4 +44,4 @@ if [ ${#missing[@]} -gt 0 ]; then
         exit 1
     fi
 fi
-echo "setup: ready ($("$VENV/bin/python" --version), mosquitto and systemd-analyze present)"
+echo "setup: ready ($("$VENV/bin/python" --version), mosquitto, systemd-analyze and chromium present)"

@@ -17,5 +17,10 @@ def test_demo_runs_the_whole_chain(tmp_path):
     assert labelled == total == 16
     assert triggers == 1 and alerts >= 1
     assert "breakup_onset" in result.stdout
-    for produced in ("bundle/manifest.json", "run-svm/metrics.json", "run-svm/report.md"):
+    for produced in ("bundle/manifest.json", "run-svm/metrics.json", "run-svm/report.md", "night-report/keogram.png",
+                     "night-report/onsets.csv", "night-report/onsets.parquet", "night-report/summary.md",
+                     "night-report/summary.png"):
         assert (out / produced).is_file(), produced
+    assert "$ auroral night " in result.stdout
+    onsets = (out / "night-report" / "onsets.csv").read_text().splitlines()
+    assert len(onsets) == 2 and onsets[1].startswith("KIR,"), onsets  # the header and the replayed breakup

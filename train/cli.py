@@ -14,9 +14,9 @@ MODELS = CNN_MODELS + BASELINE_MODELS
 def register(subparsers) -> None:
     train = subparsers.add_parser(
         "train", help="train a CNN (ResNet-50, ...) or a KNN/SVM baseline and evaluate it",
-        description="Train on a labelled all-sky data set (folder per class, a CSV/JSON label list, or a "
-        "TrainingImages/TestImages layout) and write a run directory with config, split, checkpoints, "
-        "metrics.json, report.md and plots. Reproduces Kvammen et al. (2020): ResNet-50, KNN and SVM.")
+        description="Train on a labelled all-sky data set (folder per class, a CSV/JSON label list, a "
+        "TrainingImages/TestImages layout or the OATH layout) and write a run directory with config, split, "
+        "checkpoints, metrics.json, report.md and plots. Reproduces Kvammen et al. (2020): ResNet-50, KNN and SVM.")
     source = train.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path,
                         help="data set folder or .csv/.json label list (path,label[,timestamp]); "
@@ -48,7 +48,21 @@ def register(subparsers) -> None:
     train.add_argument("--test-fraction", type=float, default=0.15, help="share of the images for the test")
     train.add_argument("--class-order", help="TrainingImages layout: alphabetical, canonical or a comma list")
     train.add_argument("--classes", help="own class list (comma-separated) instead of the seven of Kvammen et al.")
+    train.add_argument("--oath-classes", type=int, choices=(6, 2),
+                       help="OATH data set: six classes (arc, diffuse, discrete, cloudy, moon, clear; the default) "
+                            "or two (aurora, no-aurora)")
+    train.add_argument("--oath-rotated", action="store_true",
+                       help="OATH data set: train on images/cropped_scaled_rotated instead of images/cropped_scaled")
+    train.add_argument("--auroral-classes",
+                       help="comma list of the classes that are aurora, or none (unset: the class list's default)")
+    train.add_argument("--onset-classes",
+                       help="comma list of the classes that may start a breakup onset, or none (unset: the class "
+                            "list's default)")
     train.add_argument("--min-per-class", type=int, default=5, help="refuse classes with fewer images")
+    train.add_argument("--circle", metavar="auto|CX,CY,R",
+                       help="crop the frames to this fisheye circle (pixels of the full-size frames; auto: found from "
+                            "the newest frames, see auroral circle) and record it in the run's preprocessing (unset: "
+                            "the circle inscribed in the frame)")
     progress.add_option(train)
     train.set_defaults(func=run_train)
 

@@ -1,7 +1,8 @@
 """The training configuration, validated by pydantic and stored as ``RUN_DIR/config.json``.
 
 Everything needed to reproduce a run (and to export it) lives here: model, features, preprocessing,
-seed, schedule and the code version that produced it.
+seed, schedule, the class list with its auroral and onset classes (copied into the bundle manifest), and
+the code version that produced it.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from auroral.edge import __version__
+from auroral.edge.classes import default_class_sets
+from auroral.edge.errors import UserError
 from auroral.edge.preprocess import PreprocessSpec
 
 #: --model name → (torchvision architecture, dotted path of its final Linear layer)
@@ -40,6 +43,41 @@ def code_version() -> str:
     return f"{__version__}+g{commit}" if commit else __version__
 
 
+def circle_fov(circle: str, data: Path) -> dict[str, Any]:
+    """``--circle auto|CX,CY,R`` → the :class:`PreprocessSpec` fields (``fov_center``, ``fov_radius``) that crop
+    the data set's frames to that circle: fractions of its frame size, so the bundle records the sky it saw."""
+    from auroral.edge.circle import CircleError, find_circle_in_files
+    from auroral.edge.frames import MIN_SIDE, FrameError, is_frame, load_frame
+
+    folder = data if data.is_dir() else data.parent  # a label list: its images lie below its folder
+    paths = [path for path in folder.rglob("*") if is_frame(path) and path.is_file()]
+    try:
+        if circle == "auto":
+            found = find_circle_in_files(paths)
+            (cx, cy, r), (width, height) = found.pixels, (found.width, found.height)
+        else:
+            cx, cy, r = circle_pixels(circle)
+            newest = max(paths, key=lambda path: path.stat().st_mtime, default=None)
+            if newest is None:
+                raise UserError(f"--circle: no frames under {folder} to take the frame size from")
+            width, height = load_frame(newest, min_side=MIN_SIDE).full_size
+    except (CircleError, FrameError) as exc:
+        raise UserError(f"--circle {circle}: {exc}") from exc
+    spec = PreprocessSpec().for_circle(cx, cy, r, width, height)
+    return {"fov_center": spec.fov_center, "fov_radius": spec.fov_radius}
+
+
+def circle_pixels(text: str) -> tuple[float, float, float]:
+    """``CX,CY,R`` in pixels; a :class:`UserError` names what is wrong."""
+    try:
+        cx, cy, r = (float(part) for part in text.split(","))
+    except ValueError as exc:
+        raise UserError(f"--circle {text!r}: expected auto or CX,CY,R in pixels, e.g. 360,240,230") from exc
+    if r <= 0 or cx < 0 or cy < 0:
+        raise UserError(f"--circle {text!r}: the radius must be positive and the centre in the frame")
+    return cx, cy, r
+
+
 class TrainConfig(BaseModel):
     """One training run; dumped to ``config.json`` and read back by :func:`auroral.train.runs.load_run`."""
 
@@ -64,6 +102,8 @@ class TrainConfig(BaseModel):
     device: str = "cpu"
     data: str = ""
     classes: list[str]
+    auroral_classes: list[str] | None = Field(None, description="unset: the default for a known class list, else none")
+    onset_classes: list[str] | None = Field(None, description="unset: the default for a known class list, else none")
     preprocess: PreprocessSpec
     split_kind: Literal["stratified", "night", "given"] = "stratified"
     val_fraction: float = Field(0.15, gt=0, lt=1)
@@ -83,4 +123,11 @@ class TrainConfig(BaseModel):
             raise ValueError(f"model {self.model} needs features ('pixels' or 'cnn:RUN_DIR')")
         if self.preprocess.size != self.image_size:
             raise ValueError("preprocess.size must equal image_size")
+        default_auroral, default_onset = default_class_sets(self.classes) or ([], [])
+        self.auroral_classes = default_auroral if self.auroral_classes is None else self.auroral_classes
+        self.onset_classes = default_onset if self.onset_classes is None else self.onset_classes
+        for name in ("auroral_classes", "onset_classes"):
+            unknown = [c for c in getattr(self, name) if c not in self.classes]
+            if unknown:
+                raise ValueError(f"{name}: {', '.join(unknown)} not among the classes ({', '.join(self.classes)})")
         return self

@@ -1,4 +1,5 @@
-"""Labelled image sets: folder per class, a CSV/JSON label list, or the TrainingImages/TestImages layout.
+"""Labelled image sets: folder per class, a CSV/JSON label list, the TrainingImages/TestImages layout, or the
+OATH layout (:mod:`auroral.train.oath`); the layout is recognised from the folder.
 
 Loading validates everything cheap to check (unknown class, missing file, duplicate path or content,
 class with too few images) and reports every offender in one :class:`UserError`; unreadable images are
@@ -11,12 +12,13 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from auroral.edge.classes import ALPHABETICAL, CLASSES, canonical_label
 from auroral.edge.errors import UserError
 from auroral.edge.frames import is_frame
+from auroral.train import oath
 
 GIVEN_TRAIN, GIVEN_TEST = "TrainingImages", "TestImages"
 _CLASS_IN_NAME = re.compile(r"_class_(\d+)\.[A-Za-z]+$")
@@ -63,7 +65,7 @@ class _Problems:
 def parse_timestamp(text: str) -> datetime:
     """ISO-8601 (naive means UTC)."""
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def timestamp_from_name(path: Path) -> datetime | None:
@@ -72,7 +74,7 @@ def timestamp_from_name(path: Path) -> datetime | None:
     if not match:
         return None
     try:
-        return datetime(*map(int, match.groups()), tzinfo=timezone.utc)
+        return datetime(*map(int, match.groups()), tzinfo=UTC)
     except ValueError:
         return None
 
@@ -177,13 +179,31 @@ def _check(samples: list[Sample], classes: tuple[str, ...], min_per_class: int, 
             problems.add(f"class with fewer than {min_per_class} images", f"{name} ({count})")
 
 
+def _from_oath(root: Path, classes: tuple[str, ...], rotated: bool, problems: _Problems) -> list[Sample]:
+    found = oath.read_oath(root, classes, rotated)
+    for kind, what in found.problems:
+        problems.add(kind, what)
+    return [Sample(path, label) for path, label in found.entries]
+
+
+def is_oath(source: Path) -> bool:
+    """Whether ``source`` is a folder in the OATH layout."""
+    return Path(source).is_dir() and oath.labels_file(Path(source)) is not None
+
+
 def load_dataset(source: Path, classes: tuple[str, ...] = CLASSES, class_order: str | None = None,
-                 min_per_class: int = 5) -> Dataset:
-    """Read and validate a data set; ``source`` is a folder (per class or given layout) or a .csv/.json list."""
+                 min_per_class: int = 5, oath_rotated: bool = False) -> Dataset:
+    """Read and validate a data set; ``source`` is a folder (per class, given or OATH layout) or a .csv/.json list.
+
+    An OATH folder is read with the class list ``classes`` (OATH6 or OATH2 picks the column) from
+    ``images/cropped_scaled_rotated`` when ``oath_rotated``, else ``images/cropped_scaled``.
+    """
     source = Path(source)
     problems = _Problems()
     if source.is_file() and source.suffix.lower() in (".csv", ".json"):
         dataset = Dataset(_from_list(source, classes, problems), classes)
+    elif is_oath(source):
+        dataset = Dataset(_from_oath(source, classes, oath_rotated, problems), classes)
     elif (source / GIVEN_TRAIN).is_dir() and (source / GIVEN_TEST).is_dir():
         order = parse_class_order(class_order)
         dataset = Dataset(_from_named(source / GIVEN_TRAIN, order, problems), classes,

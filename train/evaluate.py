@@ -13,8 +13,9 @@ from auroral.train import runs
 from auroral.train.cache import preprocess_files
 from auroral.train.datasets import load_dataset
 from auroral.train.distributed import resolve_device
+from auroral.train.figures import write_figures
 from auroral.train.metrics import classification_metrics
-from auroral.train.report import model_label, plot_confusion, plot_per_class, write_report
+from auroral.train.report import model_label, write_report
 from auroral.train.runs import Run
 
 log = logging.getLogger(__name__)
@@ -26,14 +27,16 @@ def label_indices(labels: list[str], classes: list[str]) -> np.ndarray:
 
 def write_results(run: Run, out_dir: Path, probabilities: np.ndarray, y_true: np.ndarray, split: dict[str, Any],
                   notes: dict[str, Any] | None = None) -> dict[str, Any]:
-    """metrics.json, report.md, confusion.png and per_class.png in ``out_dir`` from predicted probabilities."""
+    """metrics.json, report.md and the figures (a learning curve where the run has a history) in ``out_dir``."""
+    from auroral.train.training import HISTORY  # training imports this module: a top-level import would cycle
+
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = classification_metrics(y_true, probabilities.argmax(axis=1), run.classes, split)
     (out_dir / runs.METRICS).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    write_report(out_dir / runs.REPORT, metrics, run.config, notes or {})
-    title = f"{model_label(run.config)} — {split.get('part', 'test')} set"
-    plot_confusion(out_dir / runs.CONFUSION_PNG, metrics, title)
-    plot_per_class(out_dir / runs.PER_CLASS_PNG, metrics, title)
+    history_path = run.path / HISTORY
+    history = json.loads(history_path.read_text(encoding="utf-8")) if history_path.is_file() else None
+    figures = write_figures(out_dir, metrics, model_label(run.config), history)
+    write_report(out_dir / runs.REPORT, metrics, run.config, notes or {}, figures)
     log.info("event=evaluated run=%s out=%s accuracy=%.4f macro_f1=%.4f n=%d", run.path, out_dir,
              metrics["accuracy"], metrics["macro"]["f1"], len(y_true))
     return metrics

@@ -1,19 +1,12 @@
-"""Human-readable results: ``report.md`` in the layout of Kvammen et al. (2020) Table 2, the confusion
-matrix and per-class precision/recall plots, and a side-by-side table of several runs.
+"""Human-readable results: ``report.md`` in the layout of Kvammen et al. (2020) Table 2 and a side-by-side
+table of several runs (the figures are :mod:`auroral.train.figures`).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
-
-from auroral.train.config import TrainConfig  # noqa: E402
+from auroral.train.config import TrainConfig
 
 _ROW = "| {:<16} | {:>9} | {:>6} | {:>8} | {:>7} |"
 
@@ -42,8 +35,9 @@ def results_table(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_report(path: Path, metrics: dict[str, Any], config: TrainConfig, notes: dict[str, Any]) -> None:
-    """``report.md``: what was trained on what split, then the results table."""
+def write_report(path: Path, metrics: dict[str, Any], config: TrainConfig, notes: dict[str, Any],
+                 figures: dict[str, str]) -> None:
+    """``report.md``: what was trained on what split, the results table, then the figures (file: what it shows)."""
     split = metrics["split"]
     lines = [f"# {model_label(config)} — evaluation on the {split.get('part', 'test')} set", "",
              f"- data: `{split.get('data', config.data)}`",
@@ -58,35 +52,10 @@ def write_report(path: Path, metrics: dict[str, Any], config: TrainConfig, notes
         lines.append(f"- features: {config.features}" + (f" (pool {config.pixel_pool})" if config.pixel_pool else ""))
         lines.append(f"- hyper-parameters (5-fold CV on the training split): {config.chosen_params}")
     lines += [f"- {key}: {value}" for key, value in notes.items()]
-    lines += ["", results_table(metrics), "", "Confusion matrix (rows: true, columns: predicted): `confusion.png`; "
-              "per-class precision and recall: `per_class.png`.", ""]
+    lines += ["", results_table(metrics), "", "Figures:", ""]
+    lines += [f"- `{name}`: {what}" for name, what in figures.items()]
+    lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
-
-
-def plot_confusion(path: Path, metrics: dict[str, Any], title: str) -> None:
-    confusion = np.asarray(metrics["confusion"])
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
-    ConfusionMatrixDisplay(confusion, display_labels=metrics["classes"]).plot(ax=ax, cmap="Blues",
-                                                                             xticks_rotation=45, colorbar=False)
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_per_class(path: Path, metrics: dict[str, Any], title: str) -> None:
-    classes = metrics["classes"]
-    x = np.arange(len(classes))
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for offset, key in ((-0.2, "precision"), (0.2, "recall")):
-        ax.bar(x + offset, [metrics["per_class"][c][key] for c in classes], width=0.4, label=key)
-    ax.set_xticks(x, classes, rotation=30)
-    ax.set_ylim(0, 1.05)
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def compare_table(runs: list[tuple[str, dict[str, Any]]]) -> str:

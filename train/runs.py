@@ -62,6 +62,14 @@ class Run:
         return list(self.config.classes)
 
     @property
+    def auroral_classes(self) -> list[str]:
+        return list(self.config.auroral_classes or [])
+
+    @property
+    def onset_classes(self) -> list[str]:
+        return list(self.config.onset_classes or [])
+
+    @property
     def preprocess(self) -> PreprocessSpec:
         return self.config.preprocess
 

@@ -16,12 +16,12 @@ import joblib
 import numpy as np
 from pydantic import ValidationError
 
-from auroral.edge.classes import CLASSES
 from auroral.edge.errors import UserError
 from auroral.edge.preprocess import PreprocessSpec
 from auroral.train import runs
 from auroral.train.cache import preprocess_files
-from auroral.train.config import TrainConfig
+from auroral.train.classlists import class_set, run_classes
+from auroral.train.config import TrainConfig, circle_fov
 from auroral.train.datasets import load_dataset
 from auroral.train.distributed import setup
 from auroral.train.evaluate import label_indices, split_summary, write_results
@@ -33,17 +33,8 @@ log = logging.getLogger(__name__)
 HISTORY = "history.json"
 
 
-def _classes(text: str | None) -> tuple[str, ...]:
-    if not text:
-        return CLASSES
-    names = tuple(n.strip().lower().replace("_", "-").replace(" ", "-") for n in text.split(",") if n.strip())
-    if len(set(names)) != len(names) or len(names) < 2:
-        raise UserError(f"--classes {text!r}: need at least two distinct class names")
-    return names
-
-
 def _make_split(args: argparse.Namespace, classes: tuple[str, ...]) -> Split:
-    dataset = load_dataset(args.data, classes, args.class_order, args.min_per_class)
+    dataset = load_dataset(args.data, classes, args.class_order, args.min_per_class, args.oath_rotated)
     if args.split_file:
         split = Split.load(args.split_file)
         unknown = sorted({lbl for p in PARTS for _, lbl in split.part(p)} - set(classes))
@@ -58,7 +49,8 @@ def _make_split(args: argparse.Namespace, classes: tuple[str, ...]) -> Split:
 
 
 def _new_config(args: argparse.Namespace, classes: tuple[str, ...], split: Split) -> TrainConfig:
-    features, pool, spec = args.features, None, PreprocessSpec(size=args.image_size)
+    fov = circle_fov(args.circle, Path(args.data)) if getattr(args, "circle", None) else {}
+    features, pool, spec = args.features, None, PreprocessSpec(size=args.image_size, **fov)
     if args.model in ("knn", "svm"):
         features = features or "pixels"
         if features == "pixels":
@@ -80,7 +72,9 @@ def _new_config(args: argparse.Namespace, classes: tuple[str, ...], split: Split
             patience=args.patience, class_weights=not args.no_class_weights, augment=not args.no_augment,
             pretrained=args.pretrained, weights=str(Path(args.weights).resolve()) if args.weights else None,
             seed=args.seed, device=args.device, data=str(Path(args.data).resolve()), classes=list(classes),
-            preprocess=spec, split_kind=split.kind, val_fraction=args.val_fraction,
+            auroral_classes=class_set("--auroral-classes", args.auroral_classes, classes),
+            onset_classes=class_set("--onset-classes", args.onset_classes, classes), preprocess=spec,
+            split_kind=split.kind, val_fraction=args.val_fraction,
             test_fraction=args.test_fraction)
     except ValidationError as exc:
         error = exc.errors()[0]
@@ -102,7 +96,7 @@ def _prepare(args: argparse.Namespace, out: Path) -> tuple[TrainConfig, Split]:
     started = [name for name in (runs.CHECKPOINT, runs.SKLEARN_MODEL, runs.METRICS) if (out / name).exists()]
     if _is_main_process() and started:  # a run that failed before its first epoch is simply started again
         raise UserError(f"{out} already holds a run; use --resume to continue it or choose another --out")
-    classes = _classes(args.classes)
+    classes = run_classes(args)
     split = _make_split(args, classes)
     config = _new_config(args, classes, split)
     return config, split

@@ -15,13 +15,18 @@ from auroral.edge.bundle import PRECISIONS
 from auroral.edge.cli import RawDescriptionHelpFormatter
 from auroral.edge.errors import UserError
 from auroral.edge.extras import require
+from auroral.edge.sky import Site, SkyModel
+from auroral.edge.station import presets
 
 ARCHIVE_HELP = """\
 Classify every frame of an archive with a model bundle, using the station's exact decoding,
 preprocessing and inference, in parallel, and write a Parquet dataset (a directory of part files).
-Columns: path, captured_at (UTC, from the file name), label, confidence, p_<class> per class,
-model_sha256. Re-running the same command resumes: frames already in OUT are skipped, so none is
-written twice. Unreadable frames are listed in OUT.errors.csv and do not stop the run.
+Columns: path, captured_at (UTC), time_source, label, confidence, p_<class> per class,
+model_sha256. The capture time follows the station's rules: FITS DATE-OBS, EXIF DateTimeOriginal,
+the file name (read in --timezone), else the file's mtime; time_source says which (fits, exif, name,
+mtime). --preset reads a camera program's tree (indi-allsky, allsky) as the station does.
+Re-running the same command resumes: frames already in OUT are skipped, so none is written twice.
+Unreadable frames are listed in OUT.errors.csv and do not stop the run.
 """
 
 STATS_HELP = """\
@@ -61,14 +66,17 @@ def run_archive_command(args: argparse.Namespace) -> int:
     until = parse_when(args.until, end=True) if args.until else None
     if since and until and since >= until:
         raise UserError(f"--since {args.since} is not before --until {args.until}")
-    capture = name_time(args.time_regex, args.time_format)
-    paths = discover(args.sources, tuple(args.pattern), since, until, capture)
+    preset = presets.WATCH[args.preset]  # the camera program's names and folders; explicit options win
+    capture = name_time(args.time_regex or preset.get("capture_time_regex"),
+                        args.time_format or preset.get("capture_time_format"), args.timezone)
+    patterns = tuple(args.pattern or preset.get("patterns", ()))
+    paths = discover(args.sources, patterns, since, until, capture, tuple(preset.get("exclude_dirs", ())))
     if not paths:
         raise UserError("no frames found under " + ", ".join(args.sources) + " with the given patterns and dates")
     with open_engine(args.engine, args.workers, args.dask) as engine:
         summary = run_archive(paths, args.bundle, args.out, engine, precision=args.precision,
                               chunk_size=args.chunk_size, limit=args.limit, progress=not args.no_progress,
-                              capture=capture)
+                              capture=capture, sky=SkyModel(args.site) if args.site else None)
     print(f"{summary.classified} frames classified, {summary.unreadable} unreadable, "
           f"{summary.already_done} already done; {summary.images_per_second:.1f} images/s -> {args.out}")
     return 0
@@ -94,6 +102,15 @@ def _scheduler_address(text: str) -> str:
     return text
 
 
+def _site(text: str) -> Site:
+    """``LAT,LON`` or ``LAT,LON,ELEVATION_M`` in degrees (north, east) and metres."""
+    try:
+        return Site(*(float(part) for part in text.split(",")))
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LAT,LON[,ELEVATION_M], e.g. 67.84,20.41,400 "
+                                         f"({exc})") from None
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     archive = subparsers.add_parser("archive", help="re-label an archive of frames into Parquet (parallel, resumable)",
                                     description=ARCHIVE_HELP, formatter_class=RawDescriptionHelpFormatter)
@@ -104,14 +121,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     archive.add_argument("--out", required=True, type=Path, help="results dataset directory, e.g. results.parquet")
     archive.add_argument("--pattern", action="append", default=[], metavar="GLOB",
                          help="only file names matching GLOB (repeatable; unset: every frame suffix)")
-    archive.add_argument("--since", metavar="DATE", help="first capture time to include (UTC, from the file name)")
+    archive.add_argument("--since", metavar="DATE", help="first capture time to include (UTC unless it names a zone)")
     archive.add_argument("--until", metavar="DATE", help="last capture time to include; a bare date includes that day")
     archive.add_argument("--time-regex", metavar="REGEX",
                          help="regex whose first group is the capture time in a file name "
-                              "(unset: the station's, matching YYYYMMDD_HHMMSS)")
+                              "(unset: the preset's, else the station's, matching YYYYMMDD_HHMMSS)")
     archive.add_argument("--time-format", metavar="FORMAT",
-                         help="strptime format of that group, read as UTC "
-                              "(unset: the station's, %%Y%%m%%d_%%H%%M%%S)")
+                         help="strptime format of that group, read in --timezone "
+                              "(unset: the preset's, else the station's, %%Y%%m%%d_%%H%%M%%S)")
+    archive.add_argument("--timezone", default="UTC", metavar="ZONE",
+                         help="IANA zone of times in names and of EXIF without an offset: the camera host's")
+    archive.add_argument("--site", type=_site, metavar="LAT,LON[,ELEVATION_M]",
+                         help="where the camera stood: adds sky, sun and moon columns to every row")
+    archive.add_argument("--preset", choices=presets.PRESETS, default="plain",
+                         help="the camera program that wrote the archive: its name patterns, name times and "
+                              "skipped folders (thumbnails), as [watch] preset on the station")
     archive.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
                          help="local worker processes (one per CPU core here)")
     archive.add_argument("--engine", choices=ENGINES, default="dask",

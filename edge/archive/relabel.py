@@ -20,6 +20,7 @@ from auroral.edge.archive.worker import classify_chunk
 from auroral.edge.bundle import load_bundle
 from auroral.edge.capture_time import CaptureTime
 from auroral.edge.progress import bar as progress_bar
+from auroral.edge.sky import SkyModel
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def _chunks(paths: list[str], size: int) -> list[list[str]]:
 
 def run_archive(paths: list[Path], bundle_dir: Path, out: Path, engine: Engine, *, precision: str = "fp32",
                 chunk_size: int = 512, limit: int | None = None, progress: bool = True,
-                capture: CaptureTime | None = None) -> ArchiveSummary:
+                capture: CaptureTime | None = None, sky: SkyModel | None = None) -> ArchiveSummary:
     """Classify the ``paths`` not yet in ``out`` (at most ``limit`` of them) and append them to ``out``."""
     capture = capture or name_time()
     bundle = load_bundle(bundle_dir)
@@ -65,7 +66,8 @@ def run_archive(paths: list[Path], bundle_dir: Path, out: Path, engine: Engine, 
         try:
             while queue or in_flight:
                 while queue and len(in_flight) < 2 * engine.slots():
-                    in_flight.add(engine.executor.submit(classify_chunk, bundle_arg, precision, queue.pop(), capture))
+                    in_flight.add(engine.executor.submit(classify_chunk, bundle_arg, precision, queue.pop(), capture,
+                                                          sky))
                 finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in finished:
                     result = future.result()

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from auroral.edge.errors import UserError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +32,8 @@ RIBBON_MINUTES = 10
 
 
 def load_results(path: Path) -> tuple[pd.DataFrame, list[str]]:
-    """The archive rows that have a capture time, and the class list (from the ``p_<class>`` columns).
+    """The archive rows that have a capture time (rows of runs older than ``time_source`` may have none), and
+    the class list (from the ``p_<class>`` columns).
 
     Only ``captured_at`` and ``label`` are read, so decades of frames fit in memory.
     """
@@ -49,7 +54,7 @@ def load_results(path: Path) -> tuple[pd.DataFrame, list[str]]:
         raise UserError(f"{path} is not a Parquet dataset from auroral archive ({exc})") from exc
     undated = int(frame["captured_at"].isna().sum())
     if undated:
-        log.warning("event=stats_undated_skipped count=%d reason=no_capture_time_in_name", undated)
+        log.warning("event=stats_undated_skipped count=%d reason=no_capture_time", undated)
     frame = frame.dropna(subset=["captured_at"])
     if frame.empty:
         raise UserError(f"{path} has no frames with a capture time: nothing to plot")
@@ -114,7 +119,11 @@ def _hour_label(longitude: float | None) -> str:
     return f"hour (local solar time, UTC {longitude / 15.0:+.2f} h)"
 
 
-def plot_hourly(table: pd.DataFrame, classes: list[str], longitude: float | None, path: Path) -> None:
+def hourly_figure(table: pd.DataFrame, classes: list[str], longitude: float | None) -> Figure:
+    """Frames per hour stacked by class (top), each class's share of the hour (bottom); the Figure, unsaved.
+
+    Both y limits leave headroom above the data, so the tallest stack and markers at 0 or 1 are never cut.
+    """
     import matplotlib.pyplot as plt
 
     colours = _class_colours(classes)
@@ -127,13 +136,21 @@ def plot_hourly(table: pd.DataFrame, classes: list[str], longitude: float | None
     share = table[classes].div(table["total"].replace(0, np.nan), axis=0)
     for name, colour in zip(classes, colours, strict=True):
         bottom.plot(x, share[name], marker="o", color=colour, label=name)
-    top.set_ylabel("frames")
-    top.set_title("Class occurrence by hour of night")
-    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
-    bottom.set_ylabel("occurrence (fraction of frames)")
-    bottom.set_ylim(0, 1)
+    top.set_ylim(0, max(float(table["total"].max()), 1.0) * 1.1)
+    top.set_ylabel("frames per hour (count)")
+    top.set_title(f"Class occurrence by hour of night {_hour_label(longitude).removeprefix('hour ')}")
+    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", title="class")
+    bottom.set_ylim(-0.05, 1.05)
+    bottom.set_ylabel("share of the hour's frames")
     bottom.set_xticks(x, [f"{h:02d}" for h in table.index])
     bottom.set_xlabel(_hour_label(longitude))
+    return fig
+
+
+def plot_hourly(table: pd.DataFrame, classes: list[str], longitude: float | None, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = hourly_figure(table, classes, longitude)
     fig.savefig(path, dpi=150)
     plt.close(fig)
 

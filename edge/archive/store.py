@@ -5,8 +5,10 @@ name and renamed, so a killed run leaves only whole parts. Resuming reads the ``
 parts (and the error file) and skips those frames, so no frame is ever written twice. Any Parquet
 reader opens the directory as one table (``pandas.read_parquet("results.parquet")``).
 
-Columns: ``path`` (absolute), ``captured_at`` (UTC timestamp from the file name, null if the name has
-none), ``label``, ``confidence``, one ``p_<class>`` column per class of the bundle, ``model_sha256``.
+Columns: ``path`` (absolute), ``captured_at`` (UTC, by the station's capture-time rules), ``time_source``
+(``fits``, ``exif``, ``name`` or ``mtime``), ``label``, ``confidence``, one ``p_<class>`` column per class of
+the bundle, ``model_sha256``. Parts written before ``time_source`` existed lack that column (and may have
+null ``captured_at``); readers that select their columns open old and new parts alike.
 """
 from __future__ import annotations
 
@@ -27,8 +29,10 @@ ERROR_COLUMNS = ("path", "error")
 
 def results_schema(classes: list[str]) -> pa.Schema:
     return pa.schema(
-        [("path", pa.string()), ("captured_at", pa.timestamp("us", tz="UTC")), ("label", pa.string()),
-         ("confidence", pa.float64())]
+        [("path", pa.string()), ("captured_at", pa.timestamp("us", tz="UTC")), ("time_source", pa.string()),
+         ("sky", pa.string()), ("sun_elevation", pa.float64()), ("moon_elevation", pa.float64()),
+         ("moon_illumination", pa.float64()), ("moonlit", pa.bool_()),
+         ("label", pa.string()), ("confidence", pa.float64())]
         + [(f"p_{name}", pa.float64()) for name in classes]
         + [("model_sha256", pa.string())]
     )

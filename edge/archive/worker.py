@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from auroral.edge.capture_time import CaptureTime
+from auroral.edge.capture_time import Captured, CaptureTime
 from auroral.edge.classifier import Classifier, Prediction
+from auroral.edge.sky import SkyModel
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,11 @@ def worker_classifier(bundle_dir: str, precision: str) -> Classifier:
     return _CLASSIFIERS[key]
 
 
-def classify_chunk(bundle_dir: str, precision: str, paths: list[str], capture: CaptureTime) -> ChunkResult:
+def classify_chunk(bundle_dir: str, precision: str, paths: list[str], capture: CaptureTime,
+                   sky: SkyModel | None = None) -> ChunkResult:
     """Classify ``paths`` exactly as the station does (load → infer), in micro-batches of :data:`INFER_BATCH`
-    frames, so a large chunk does not need gigabytes for a CNN; a bad frame is reported, never fatal."""
+    frames, so a large chunk does not need gigabytes for a CNN; a bad frame is reported, never fatal.
+    With a ``sky`` model (the site), each row also says how dark the sky was."""
     classifier = worker_classifier(bundle_dir, precision)
     size = classifier.loader.spec.size
     buffer = np.empty((INFER_BATCH, 3, size, size), np.float32)
@@ -53,14 +56,22 @@ def classify_chunk(bundle_dir: str, precision: str, paths: list[str], capture: C
         result.errors += [(group[index], reason) for index, reason in loaded.failed]
         if loaded.loaded:
             predictions = classifier.predict(loaded.batch)
-            result.rows += [_row(group[index], prediction, capture, classifier.model_sha256)
-                            for index, prediction in zip(loaded.loaded, predictions, strict=True)]
+            result.rows += [_row(group[index], capture(Path(group[index]), header), prediction,
+                                 classifier.model_sha256, sky)
+                            for index, header, prediction
+                            in zip(loaded.loaded, loaded.headers, predictions, strict=True)]
     return result
 
 
-def _row(path: str, prediction: Prediction, capture: CaptureTime, model_sha256: str) -> dict:
-    row = {"path": path, "captured_at": capture.from_name(Path(path).name),
+def _row(path: str, captured: Captured, prediction: Prediction, model_sha256: str, sky: SkyModel | None) -> dict:
+    """``captured`` comes from the header the loader already read, so no file is opened twice."""
+    row = {"path": path, "captured_at": captured.at, "time_source": captured.source,
            "label": prediction.label, "confidence": prediction.confidence}
+    if sky is not None:
+        at = sky.at(captured.at)
+        row.update({"sky": at.kind, "sun_elevation": at.sun_elevation, "moonlit": at.moonlit,
+                    "moon_elevation": at.moon_elevation if at.moon_up else None,
+                    "moon_illumination": at.moon_illumination if at.moon_up else None})
     row.update({f"p_{name}": p for name, p in prediction.probabilities.items()})
     row["model_sha256"] = model_sha256
     return row

@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     if args.check_config:
         if not config.model.bundle.is_dir():
             raise UserError(f"model.bundle: {config.model.bundle} is not a directory")
+        from auroral.edge.bundle import load_bundle
+
+        bundle = load_bundle(config.model.bundle)  # its hashes, and the class sets the config names
+        config.with_classes(bundle.classes, bundle.auroral_classes, bundle.onset_classes)
         print(f"configuration OK: station {config.station}, watching {', '.join(map(str, config.watch.dirs))}, "
               f"broker {config.mqtt.host}:{config.mqtt.port}")
         return 0

@@ -1,16 +1,20 @@
 """The local onset command (``[trigger] command``), run for every local breakup-onset trigger.
 
-Triggers are queued by the ledger once committed and run one at a time on a supervised thread, with a
-timeout, so a slow or hanging camera script never holds up classification. The thread is not pinned to
-an inference CPU (the command gets every CPU). The frame's file name follows ``--``, so a name that
-begins with ``-`` is never taken for an option.
+It runs as ``COMMAND... -- FRAME_PATH`` (after ``--``, so a name that begins with ``-`` is never taken
+for an option) with the trigger in its environment: ``AURORAL_REASON``, ``AURORAL_STATION``,
+``AURORAL_FRAME``, ``AURORAL_FRAME_PATH``, ``AURORAL_CAPTURED_AT`` and ``AURORAL_UNTIL`` (ISO-8601 UTC)
+and ``AURORAL_DURATION_S``. Triggers are queued by the ledger once committed and run one at a time on a
+supervised thread, with a timeout, so a slow or hanging camera script never holds up classification.
+The thread is not pinned to an inference CPU (the command gets every CPU).
 """
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import subprocess
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from auroral.edge.affinity import unpin_this_thread
 from auroral.edge.station.decide import Event, Trigger
@@ -47,12 +51,18 @@ class CommandRunner(Component):
                 continue
             self._run(event)
 
+    def _environment(self, event: Trigger) -> dict[str, str]:
+        return {"AURORAL_REASON": event.reason, "AURORAL_STATION": self.config.station,
+                "AURORAL_FRAME": event.frame or "", "AURORAL_FRAME_PATH": event.path or "",
+                "AURORAL_CAPTURED_AT": _utc(event.captured_at) if event.captured_at else "",
+                "AURORAL_UNTIL": _utc(event.until), "AURORAL_DURATION_S": f"{event.duration_s:g}"}
+
     def _run(self, event: Trigger) -> None:
         assert self.trigger.command is not None
-        command = [*self.trigger.command, "--", event.frame or ""]
+        command = [*self.trigger.command, "--", event.path or event.frame or ""]
         try:
             result = subprocess.run(command, timeout=self.trigger.command_timeout_s, capture_output=True,
-                                    check=False)
+                                    check=False, env={**os.environ, **self._environment(event)})
         except subprocess.TimeoutExpired:
             log.error("event=onset_command_timeout command=%s timeout_s=%g", command[0], self.trigger.command_timeout_s)
             self.metrics.errors.labels("onset_command").inc()
@@ -67,3 +77,7 @@ class CommandRunner(Component):
             self.metrics.errors.labels("onset_command").inc()
         else:
             log.info("event=onset_command_done command=%s", command[0])
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -9,18 +9,24 @@ from __future__ import annotations
 import logging
 import os
 import re
-from pathlib import Path
-from typing import Any, Literal
-
+import shutil
 import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auroral.edge.backends import BackendName
 from auroral.edge.bundle import PrecisionChoice
-from auroral.edge.capture_time import DEFAULT_FORMAT, DEFAULT_REGEX
-from auroral.edge.classes import CLASSES
+from auroral.edge.capture_time import DEFAULT_FORMAT, DEFAULT_REGEX, zone
 from auroral.edge.contract import STATION_ID, check_filter, check_level
 from auroral.edge.errors import UserError
+from auroral.edge.logs import LogFormat
+from auroral.edge.sky import DEFAULT_MAX_MOON_ILLUMINATION, DEFAULT_MAX_SUN_ELEVATION
+from auroral.edge.station import presets
+
+if TYPE_CHECKING:
+    from apprise import NotifyBase
 
 log = logging.getLogger("auroral.config")
 
@@ -35,15 +41,27 @@ def _default_state_dir() -> Path:
 
 class WatchConfig(_Section):
     dirs: list[Path] = Field(min_length=1, description="folders the camera writes frames into")
+    preset: presets.PresetName = Field(default="plain", description="the camera program's conventions: defaults "
+                                                                     "for the keys below (docs/STATION.md)")
     patterns: list[str] = Field(default=["*.jpg", "*.jpeg", "*.png", "*.fits", "*.fit", "*.fts"],
                                         description="file name patterns (case-insensitive) that are frames")
     recursive: bool = False
+    exclude_dirs: list[str] = Field(default=[], description="names of sub-folders whose files are never frames "
+                                                            "(a camera program's thumbnails)")
     capture_time_regex: str = Field(default=DEFAULT_REGEX, description="first group holds the capture time")
-    capture_time_format: str = Field(default=DEFAULT_FORMAT, description="strptime format of that group (UTC)")
+    capture_time_format: str = Field(default=DEFAULT_FORMAT, description="strptime format of that group (read in "
+                                                                          "timezone)")
+    timezone: str = Field(default="UTC", description="IANA zone of times in names and of EXIF without an offset")
     folder_retry_max_s: float = Field(default=30.0, gt=0,
                                       description="longest wait between tries of an unreadable folder")
     settle_s: float = Field(default=1.0, gt=0, description="a file seen only as created (moved in from elsewhere) is "
                                                             "taken this long after, unless closed first")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, name: str) -> str:
+        zone(name)  # ValueError names the zone
+        return name
 
 
 class ModelConfig(_Section):
@@ -56,6 +74,8 @@ class ModelConfig(_Section):
     pin_threads: bool = Field(default=True, description="ort-cpu on Linux: pin each inference thread to its own CPU, "
                                                         "so the scheduler cannot stack them on one core")
     batch_size: int = Field(default=8, ge=1, le=256, description="largest micro-batch when a backlog waits")
+    min_confidence: float = Field(default=0.0, ge=0.0, le=1.0, description="a frame whose top probability is lower "
+                                                                        "is published as uncertain and decides nothing")
 
 
 class MqttConfig(_Section):
@@ -109,6 +129,11 @@ class MqttConfig(_Section):
             return Path(credentials) / "mqtt-password"
         return None
 
+    def read_password(self) -> str | None:
+        """The password, read afresh (a corrected file is used without a restart); OSError when unreadable."""
+        path = self.resolved_password_file()
+        return None if path is None else path.read_text().strip()
+
 
 class SpoolConfig(_Section):
     max_messages: int = Field(default=1_000_000, ge=100, description="oldest messages dropped past this (logged)")
@@ -122,14 +147,31 @@ class FramesConfig(_Section):
     quarantine_dir: Path | None = Field(default=None, description="default: <state_dir>/quarantine")
 
 
+class CameraConfig(_Section):
+    circle: Literal["auto"] | tuple[float, float, float] = Field(
+        default="auto", description='the fisheye circle [cx, cy, r] in pixels of the full-size frames, or "auto": '
+                                    "found from the newest frames and kept in state_dir/camera.json")
+
+    @field_validator("circle")
+    @classmethod
+    def _circle(cls, circle: str | tuple[float, float, float]) -> str | tuple[float, float, float]:
+        if not isinstance(circle, str) and (circle[2] <= 0 or circle[0] < 0 or circle[1] < 0):
+            raise ValueError("expected [cx, cy, r] with a positive radius and the centre in the frame")
+        return circle
+
+
 class TriggerConfig(_Section):
-    label: str = "breakup"
+    labels: list[str] | None = Field(default=None, description="classes whose frames count towards a breakup "
+                                                               "onset (default: the bundle's onset classes)")
     threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     n: int = Field(default=3, ge=1, description="breakup frames needed ...")
     m: int = Field(default=5, ge=1, description="... among the last m frames")
     cooldown_s: float = Field(default=900.0, ge=0, description="no second trigger this soon after one")
     max_per_hour: int = Field(default=6, ge=1, description="hard rate limit on local capture triggers")
     duration_s: float = Field(default=600.0, gt=0, description="high-rate capture duration asked of the camera")
+    max_age_s: float = Field(default=300.0, gt=0, description="frames captured longer ago than this (a backlog, a "
+                                                              "replayed night) never trigger; their alerts say "
+                                                              "live: false")
     command: list[str] | None = Field(default=None, description="local command run on onset, e.g. a camera script")
     command_timeout_s: float = Field(default=30.0, gt=0)
 
@@ -139,10 +181,22 @@ class TriggerConfig(_Section):
             raise ValueError("n must be <= m")
         return self
 
+    @field_validator("command")
+    @classmethod
+    def _runnable(cls, command: list[str] | None) -> list[str] | None:
+        """The command must be there and executable now, not at the first breakup of the winter."""
+        if command is not None:
+            if not command or not command[0]:
+                raise ValueError("command is empty: give the program and its arguments, or leave it out")
+            if shutil.which(command[0]) is None:
+                raise ValueError(f"{command[0]!r} is not an executable file (give a full path, or one on PATH; "
+                                 "check its execute permission)")
+        return command
+
 
 class AuroraConfig(_Section):
-    labels: list[str] = Field(default=["breakup", "colored", "arcs", "discrete", "patchy", "edge"],
-                                      description="labels that count as aurora for aurora_on/aurora_off")
+    labels: list[str] | None = Field(default=None, description="classes that count as aurora for aurora_on/"
+                                                               "aurora_off (default: the bundle's auroral classes)")
     frames: int = Field(default=5, ge=1, description="consecutive frames that agree before the state flips")
 
 
@@ -162,6 +216,22 @@ class ExternalConfig(_Section):
         return [check_filter(t) for t in topics]
 
 
+class SiteConfig(_Section):
+    latitude: float = Field(ge=-90.0, le=90.0, description="degrees north")
+    longitude: float = Field(ge=-180.0, le=180.0, description="degrees east")
+    elevation_m: float = Field(default=0.0, ge=-500.0, le=9000.0, description="metres above sea level")
+
+
+class SkyConfig(_Section):
+    max_sun_elevation: float = Field(default=DEFAULT_MAX_SUN_ELEVATION, ge=-18.0, le=0.0,
+                                     description="the sun at or below this is night (-12: nautical twilight)")
+    classify: Literal["night", "always"] = Field(default="night", description="whether the model runs on frames "
+                                                                              "outside night (they never decide)")
+    max_moon_illumination: float = Field(default=DEFAULT_MAX_MOON_ILLUMINATION, ge=0.0, le=1.0,
+                                         description="a moon up and brighter than this makes frames moonlit")
+    moonlit_triggers: bool = Field(default=False, description="whether a breakup seen in moonlit frames may trigger")
+
+
 class JournalConfig(_Section):
     keep_days: float = Field(default=30.0, gt=0, description="journal rows older than this are removed once their "
                                                              "file is gone; rows of files still present are kept")
@@ -169,10 +239,52 @@ class JournalConfig(_Section):
                                  description="how often the journal is pruned (and once at start)")
 
 
+class NotifyConfig(_Section):
+    urls: list[str] = Field(default=[], description="Apprise URLs (ntfy://, mailto://, tgram://, matrix://, "
+                                                    "discord://, json://, ...) told of breakup_onset and aurora_on")
+    cooldown_s: float | None = Field(default=None, ge=0, description="no second notification of one alert type this "
+                                                                     "soon (default: [trigger] cooldown_s)")
+    timeout_s: float = Field(default=10.0, gt=0, description="each service's connect and read timeout")
+
+    @field_validator("urls")
+    @classmethod
+    def _understood(cls, urls: list[str]) -> list[str]:
+        """Each URL must be one Apprise can send to, checked now rather than at the first breakup; the error
+        shows only the start of a URL, since URLs carry tokens and passwords."""
+        for index, url in enumerate(urls):
+            if apprise_service(url) is None:
+                raise ValueError(f"entry {index + 1} ({masked_url(url)}) is not a URL Apprise understands "
+                                 "(see its list of services and their URL forms)")
+        return urls
+
+
+def apprise_service(url: str) -> NotifyBase | None:
+    """Apprise's service object for one URL, or None when Apprise cannot parse it. Apprise's own log is muted
+    meanwhile: it prints a URL it cannot parse in full, tokens and passwords included."""
+    apprise_log = logging.getLogger("apprise")
+    muted, apprise_log.disabled = apprise_log.disabled, True
+    try:
+        import apprise
+
+        return apprise.Apprise.instantiate(url.strip())
+    except ImportError as exc:
+        raise ValueError("notifications need apprise: pip install 'auroral[edge]'") from exc
+    finally:
+        apprise_log.disabled = muted
+
+
+def masked_url(url: str) -> str:
+    """The scheme and the first few characters of ``url``: enough to tell which one, never a whole secret."""
+    scheme, sep, rest = url.strip().partition("://")
+    return f"{scheme}{sep}{rest[:3]}…" if sep else f"{url.strip()[:3]}…"
+
+
 class StationConfig(_Section):
     station: str = Field(default="station", pattern=STATION_ID)
     state_dir: Path = Field(default_factory=_default_state_dir)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: LogFormat = Field(default="logfmt", description="logfmt (key=value) or json (one object per line, "
+                                                                "for journald/Loki pipelines)")
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="0 disables the HTTP endpoint")
     watch: WatchConfig
@@ -180,10 +292,20 @@ class StationConfig(_Section):
     mqtt: MqttConfig = MqttConfig()
     spool: SpoolConfig = SpoolConfig()
     frames: FramesConfig = FramesConfig()
+    camera: CameraConfig = CameraConfig()
     trigger: TriggerConfig = TriggerConfig()
     aurora: AuroraConfig = AuroraConfig()
     external: ExternalConfig = ExternalConfig()
     journal: JournalConfig = JournalConfig()
+    site: SiteConfig | None = Field(default=None, description="where the camera is: without it the sky is unknown "
+                                                              "and every frame counts as night")
+    sky: SkyConfig = SkyConfig()
+    notify: NotifyConfig = NotifyConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, raw: Any) -> Any:
+        return presets.apply(raw)  # the camera program's defaults, under the keys set explicitly
 
     @field_validator("state_dir")
     @classmethod
@@ -201,12 +323,18 @@ class StationConfig(_Section):
             raise ValueError(f"capture_time_regex is not a valid regex ({exc})") from exc
         return watch
 
-    @model_validator(mode="after")
-    def _labels(self) -> StationConfig:
-        unknown = [x for x in [self.trigger.label, *self.aurora.labels] if x not in CLASSES]
-        if unknown:
-            raise ValueError(f"unknown class label(s) {unknown}; known: {', '.join(CLASSES)}")
-        return self
+    def with_classes(self, classes: list[str], auroral: list[str], onset: list[str]) -> StationConfig:
+        """This config with the class sets the bundle defines filled in where the file left them out, checked
+        against the bundle's classes: a label the model cannot give is a one-line start-up error."""
+        trigger = self.trigger.labels if self.trigger.labels is not None else onset
+        aurora = self.aurora.labels if self.aurora.labels is not None else auroral
+        for key, labels in (("trigger.labels", trigger), ("aurora.labels", aurora)):
+            unknown = [label for label in labels if label not in classes]
+            if unknown:
+                raise UserError(f"{key}: {', '.join(unknown)} not among the bundle's classes "
+                                f"({', '.join(classes)})")
+        return self.model_copy(update={"trigger": self.trigger.model_copy(update={"labels": trigger}),
+                                       "aurora": self.aurora.model_copy(update={"labels": aurora})})
 
     @property
     def quarantine_dir(self) -> Path:

@@ -14,14 +14,18 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sdnotify
 
+from auroral.edge import __version__
+from auroral.edge.bundle import load_bundle
 from auroral.edge.classifier import Classifier
 from auroral.edge.contract import ModelRef
 from auroral.edge.errors import UserError
 from auroral.edge.frames import unreadable_patterns
+from auroral.edge.logs import use_configured_format
+from auroral.edge.station.camera import camera_circle
 from auroral.edge.station.commands import CommandRunner
 from auroral.edge.station.config import StationConfig
 from auroral.edge.station.decide import Event
@@ -30,6 +34,7 @@ from auroral.edge.station.http import HttpServer
 from auroral.edge.station.journal import Pruner
 from auroral.edge.station.ledger import Ledger
 from auroral.edge.station.metrics import StationMetrics
+from auroral.edge.station.notify import Notifier
 from auroral.edge.station.pipeline import Pipeline
 from auroral.edge.station.publisher import Publisher
 from auroral.edge.station.scheduler import Scheduler
@@ -39,41 +44,58 @@ from auroral.edge.station.watcher import Watcher
 
 log = logging.getLogger("auroral.daemon")
 
-_STOP_S = {"watcher": 5.0, "pipeline": 15.0, "pruner": 5.0, "commands": 5.0, "publisher": 20.0, "http": 3.0}
+_STOP_S = {"watcher": 5.0, "pipeline": 15.0, "pruner": 5.0, "commands": 5.0, "notify": 5.0, "publisher": 20.0,
+           "http": 3.0}
 
 
 def run_daemon(config: StationConfig) -> int:
+    use_configured_format(config.log_format)
     watchdog_log = logging.getLogger("watchdog")  # its DEBUG is one line per inotify event
     watchdog_log.setLevel(max(logging.INFO, logging.getLogger().level))
     stop = threading.Event()  # SIGTERM/SIGINT, or a component that gave up
     metrics = StationMetrics()
     supervisor = Supervisor(metrics, stop, inject=os.environ.get("AURORAL_INJECT_FAULT", ""))
-    context = Context(config, metrics, supervisor)
     model = config.model
-    classifier = Classifier(model.bundle, model.backend, model.precision, model.threads, model.pin_threads)
+    bundle = load_bundle(model.bundle)
+    precision = bundle.choose_precision() if model.precision == "auto" else model.precision
+    config = config.with_classes(bundle.classes, bundle.auroral_classes, bundle.onset_classes)
+    context = Context(config, metrics, supervisor)
+    listeners: list[Callable[[Sequence[Event]], None]] = []  # after each commit: commands, notifications, MQTT
+    # the state directory is locked first: nothing of it is read or written by a second daemon
+    def after_commit(events: Sequence[Event]) -> None:
+        for listener in listeners:
+            listener(events)
+
+    ledger = Ledger.open(config, metrics, ModelRef(name=bundle.manifest.model.name, sha256=bundle.sha256(precision)),
+                         after_commit)
+    classifier = Classifier(bundle, model.backend, precision, model.threads, model.pin_threads,
+                            camera_circle(config, bundle.manifest.preprocess))
+    log.info("event=class_sets onset=%s aurora=%s", ",".join(config.trigger.labels or []),
+             ",".join(config.aurora.labels or []))
+    metrics.build.info({"version": __version__, "model": classifier.model_name, "backend": model.backend,
+                        "precision": classifier.precision})
+    _drop_unreadable_patterns(config)
+    if config.site is None:
+        log.warning("event=site_unknown action=every_frame_counts_as_night "
+                    "hint=%r", "set [site] latitude and longitude so day, twilight and moonlight are known")
     wake = Wakeup()
     commands = CommandRunner(context)
-
-    def after_commit(events: Sequence[Event]) -> None:
-        commands.committed(events)
-        wake.set()
-
-    _drop_unreadable_patterns(config)
-    ledger = Ledger.open(config, metrics, ModelRef(name=classifier.model_name, sha256=classifier.model_sha256),
-                         after_commit)
+    notifications = Notifier(context, ledger.history)
+    listeners += [commands.committed, notifications.committed, lambda events: wake.set()]
     external = ExternalAlerts(config.mqtt.prefix, config.station, config.external.max_bytes, ledger, metrics)
     scheduler = Scheduler(ledger.journal.known, metrics)
     components: dict[str, Component] = {}
     if config.metrics_port:
         try:
-            components["http"] = HttpServer(context)
+            components["http"] = HttpServer(context, ledger.history)
         except OSError as exc:
             raise UserError(f"metrics_port {config.metrics_port}: cannot listen ({exc.strerror or exc})") from exc
     components["publisher"] = Publisher(context, ledger.spool, classifier.model_name, external, wake)
     components["commands"] = commands
+    components["notify"] = notifications
     components["pipeline"] = Pipeline(context, classifier, scheduler, ledger)
     components["watcher"] = Watcher(context, scheduler)
-    components["pruner"] = Pruner(context, ledger.journal)
+    components["pruner"] = Pruner(context, ledger.journal, ledger.history)
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -86,7 +108,7 @@ def run_daemon(config: StationConfig) -> int:
     _watch(supervisor, notifier, stop)
     notifier.notify("STOPPING=1")
     log.info("event=stopping")
-    for name in ("watcher", "pipeline", "pruner", "commands", "publisher", "http"):  # intake first, MQTT last
+    for name in ("watcher", "pipeline", "pruner", "commands", "notify", "publisher", "http"):  # intake first, MQTT last
         if name in components:
             components[name].stop(_STOP_S[name])
     ledger.close()

@@ -3,27 +3,67 @@ capture trigger), aurora on/off alerts, and arming capture from other stations' 
 caller passes times in (the clock is read once, when saved state is loaded), and the whole state
 round-trips through :meth:`Decider.snapshot` so a restart mid-breakup does not trigger again.
 
+Decisions follow capture time, not processing order. Frames are processed newest first after an outage
+or in a burst, so each frame is decided on one of two streams: a frame captured after every frame
+decided so far goes to the *live* stream, which alone moves the retained sky state; an older one (a
+backlog drained behind the live sky) goes to the *history* stream, which finds its onsets and aurora
+alerts but never triggers. A frame captured more than ``[trigger] max_age_s`` from now never triggers
+either: its alerts say ``live: false``. Replaying last night into a fresh install therefore gives last
+night's onsets, each with the capture time of its first frame, and no trigger.
+
+Only frames of a dark sky decide: a frame in day or twilight (with a ``[site]``), one whose label is
+below ``[model] min_confidence`` (uncertain), or one the model did not run on is recorded and published
+but never counts towards aurora on/off or an onset. The retained state then says ``day`` or
+``twilight``, with the time the sky is next dark. A breakup seen under a bright moon (``moonlit``) is
+announced but triggers only with ``[sky] moonlit_triggers``.
+
 Breakup onset uses hysteresis: it fires when at least ``n`` of the last ``m`` frames are ``label`` with
-confidence ≥ ``threshold``; it re-arms only once no such frame is left in the window, and a local trigger
-is followed by ``[trigger] cooldown_s`` without another, with at most ``max_per_hour``. Arming from other
-stations has its own budget (``[external] cooldown_s``, ``max_per_hour``): alerts from outside can never
-use up the local one, so a real breakup here is always captured and its command run.
+confidence ≥ ``threshold``, names the first such frame of the window, and re-arms only once no such frame
+is left in the window. A local trigger is followed by ``[trigger] cooldown_s`` without another, with at
+most ``max_per_hour``. Arming from other stations has its own budget (``[external] cooldown_s``,
+``max_per_hour``): alerts from outside can never use up the local one, so a real breakup here is always
+captured and its command run.
 
 A trigger time later than now (recorded while the clock was ahead) is clamped to now and logged, so a
-clock that was wrong once blocks triggers for one cooldown at most, not until it catches up.
+clock that was wrong once blocks triggers for one cooldown at most, not until it catches up; so is the
+newest capture time decided, so later frames are not all taken for late ones.
 """
 from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from auroral.edge.contract import AlertType, utc_now
-from auroral.edge.station.config import AuroraConfig, ExternalConfig, TriggerConfig
+from auroral.edge.contract import AlertType, SkyKind, utc_now
+from auroral.edge.sky import Sky
+from auroral.edge.station.config import AuroraConfig, ExternalConfig, SkyConfig, TriggerConfig
 
 log = logging.getLogger("auroral.decide")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One recorded frame, as the decisions see it."""
+
+    frame: str
+    path: str
+    captured_at: datetime
+    label: str | None  # None: the model did not run (not night)
+    confidence: float | None
+    uncertain: bool = False  # below [model] min_confidence: decides nothing
+    sky: Sky | None = None  # None without [site]: the sky counts as night
+
+    @property
+    def dark(self) -> bool:
+        return self.sky is None or self.sky.kind == "night"
+
+    @property
+    def counts(self) -> bool:
+        """Whether it may count towards aurora on/off and an onset: a dark sky and a sure label."""
+        return self.dark and not self.uncertain and self.label is not None
 
 
 @dataclass(frozen=True)
@@ -32,6 +72,8 @@ class Alert:
     frame: str | None
     confidence: float | None
     extra: dict[str, Any] = field(default_factory=dict)
+    captured_at: datetime | None = None
+    live: bool = True
 
 
 @dataclass(frozen=True)
@@ -40,6 +82,13 @@ class Trigger:
     frame: str | None
     duration_s: float
     run_command: bool
+    at: datetime
+    captured_at: datetime | None = None
+    path: str | None = None
+
+    @property
+    def until(self) -> datetime:
+        return self.at + timedelta(seconds=self.duration_s)
 
 
 @dataclass(frozen=True)
@@ -49,52 +98,129 @@ class StateChange:
     label: str
     since: datetime
     frame: str
-    confidence: float
+    confidence: float | None
+    sky: SkyKind | None = None
+    dark_at: datetime | None = None  # while day or twilight: when the sky is next dark
 
 
 Event = Alert | Trigger | StateChange
 
 
+class _Stream:
+    """The onset window and the aurora streak over frames taken in capture order."""
+
+    def __init__(self, trigger: TriggerConfig, aurora: AuroraConfig, state: dict[str, Any]):
+        self.trigger = trigger
+        self.aurora = aurora
+        # each entry: {"hit": bool, "frame", "path", "captured_at", "confidence"} (older snapshots: bools)
+        self.window: deque[dict[str, Any]] = deque(
+            ({"hit": entry} if isinstance(entry, bool) else entry for entry in state.get("window", [])),
+            maxlen=trigger.m)
+        self.armed: bool = state.get("armed", True)
+        self.aurora_state: bool | None = state.get("aurora")
+        self.streak: list[bool] = list(state.get("streak", []))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"window": list(self.window), "armed": self.armed, "aurora": self.aurora_state,
+                "streak": self.streak}
+
+    def step(self, seen: Observation) -> tuple[dict[str, Any] | None, list[AlertType]]:
+        """(the first frame of a breakup onset this frame completes, or None; aurora alerts it causes)."""
+        hit = seen.label in (self.trigger.labels or ()) and (seen.confidence or 0.0) >= self.trigger.threshold
+        self.window.append({"hit": hit, "frame": seen.frame, "path": seen.path,
+                            "captured_at": seen.captured_at.isoformat(), "confidence": seen.confidence})
+        onset = None
+        hits = [entry for entry in self.window if entry["hit"]]
+        if self.armed and len(hits) >= self.trigger.n:
+            self.armed = False
+            onset = {**hits[0], "confidence": max(entry.get("confidence", 0.0) for entry in hits)}
+        elif not self.armed and not hits:
+            self.armed = True
+        return onset, self._aurora(seen.label in (self.aurora.labels or ()))
+
+    def _aurora(self, is_aurora: bool) -> list[AlertType]:
+        self.streak = (self.streak + [is_aurora])[-self.aurora.frames:]
+        if len(self.streak) < self.aurora.frames or len(set(self.streak)) != 1 or self.aurora_state == is_aurora:
+            return []
+        previous, self.aurora_state = self.aurora_state, is_aurora
+        if previous is None and not is_aurora:
+            return []  # the first settled state is a clear sky: nothing to announce
+        return ["aurora_on" if is_aurora else "aurora_off"]
+
+
 class Decider:
     def __init__(self, trigger: TriggerConfig, aurora: AuroraConfig, external: ExternalConfig,
-                 state: dict[str, Any] | None = None):
+                 state: dict[str, Any] | None = None, sky: SkyConfig | None = None,
+                 next_dark: Callable[[datetime], datetime | None] | None = None):
         self.trigger = trigger
         self.aurora = aurora
         self.external = external
+        self.moonlit_triggers = sky.moonlit_triggers if sky else False
+        self.next_dark = next_dark
         state = state or {}
-        self.window: deque[bool] = deque(state.get("window", []), maxlen=trigger.m)
-        self.armed: bool = state.get("armed", True)
+        # a snapshot from before the two streams kept the live stream's keys at the top level
+        self.live = _Stream(trigger, aurora, state.get("live", state))
+        self.history = _Stream(trigger, aurora, state.get("history", {}))
+        latest = state.get("latest")
+        self.latest: datetime | None = datetime.fromisoformat(latest) if latest else None  # newest decided capture
         now = utc_now()
         self.triggers = _clamped([datetime.fromisoformat(t) for t in state.get("triggers", [])], now, "local")
         self.external_triggers = _clamped([datetime.fromisoformat(t) for t in state.get("external_triggers", [])],
                                           now, "external")
-        self.aurora_state: bool | None = state.get("aurora")
-        self.streak: list[bool] = list(state.get("streak", []))
         self.sky: dict[str, str] = dict(state.get("sky") or {})  # {"label", "since"} of the current sky state
 
     def snapshot(self) -> dict[str, Any]:
-        return {"window": list(self.window), "armed": self.armed, "triggers": [t.isoformat() for t in self.triggers],
-                "external_triggers": [t.isoformat() for t in self.external_triggers],
-                "aurora": self.aurora_state, "streak": self.streak, "sky": self.sky}
+        return {"live": self.live.snapshot(), "history": self.history.snapshot(),
+                "latest": self.latest.isoformat() if self.latest else None,
+                "triggers": [t.isoformat() for t in self.triggers],
+                "external_triggers": [t.isoformat() for t in self.external_triggers], "sky": self.sky}
 
-    def observe(self, frame: str, label: str, confidence: float, now: datetime) -> list[Event]:
+    def observe(self, seen: Observation, now: datetime) -> list[Event]:
         """One classified frame → the state change, alerts and triggers it causes (the state change first:
-        a subscriber holding a later message knows the retained state is at least this current)."""
+        a subscriber holding a later message knows the retained state is at least this current).
+
+        Give the frames of one batch in capture order."""
         events: list[Event] = []
-        if label != self.sky.get("label"):
-            self.sky = {"label": label, "since": now.isoformat()}
-            events.append(StateChange(label, now, frame, confidence))
-        hit = label == self.trigger.label and confidence >= self.trigger.threshold
-        self.window.append(hit)
-        if self.armed and sum(self.window) >= self.trigger.n:
-            self.armed = False
-            events.append(Alert("breakup_onset", frame, confidence))
-            if self._may_trigger(self.triggers, now, self.trigger.cooldown_s, self.trigger.max_per_hour, "local"):
-                events.append(Trigger("breakup_onset", frame, self.trigger.duration_s, run_command=True))
-        elif not self.armed and not any(self.window):
-            self.armed = True
-        events.extend(self._aurora(frame, label in self.aurora.labels, confidence))
+        if self.latest is not None and self.latest > now:  # decided while the clock was ahead: the same as above
+            log.warning("event=capture_time_clamped latest=%s now=%s", self.latest.isoformat(), now.isoformat())
+            self.latest = now
+        late = self.latest is not None and seen.captured_at < self.latest
+        stream = self.history if late else self.live
+        fresh = not late and abs((now - seen.captured_at).total_seconds()) <= self.trigger.max_age_s
+        if not late:
+            self.latest = min(seen.captured_at, now)  # a camera clock ahead must not make later frames late
+            events += self._state(seen)
+        if not seen.counts:  # day, twilight, an uncertain label, or no label at all: decides nothing
+            return events
+        onset, aurora = stream.step(seen)
+        if onset is not None:
+            first = datetime.fromisoformat(onset["captured_at"]) if onset.get("captured_at") else None
+            events.append(Alert("breakup_onset", onset.get("frame"), onset["confidence"], captured_at=first,
+                                live=fresh))
+            may = fresh and (self.moonlit_triggers or not (seen.sky and seen.sky.moonlit))
+            if may and self._may_trigger(self.triggers, now, self.trigger.cooldown_s, self.trigger.max_per_hour,
+                                         "local"):
+                events.append(Trigger("breakup_onset", onset.get("frame"), self.trigger.duration_s, True, now,
+                                      first, onset.get("path")))
+        for kind in aurora:
+            events.append(Alert(kind, seen.frame, seen.confidence, captured_at=seen.captured_at, live=fresh))
         return events
+
+    def _state(self, seen: Observation) -> list[Event]:
+        """The retained sky state after the newest frame: its label on a dark sky, else day or twilight."""
+        label: str
+        if seen.sky is not None and not seen.dark:
+            label, confidence = seen.sky.kind, None
+        elif seen.counts and seen.label is not None:
+            label, confidence = seen.label, seen.confidence
+        else:
+            return []  # an uncertain frame leaves the state as it is
+        if label == self.sky.get("label"):
+            return []
+        self.sky = {"label": label, "since": seen.captured_at.isoformat()}
+        dark_at = self.next_dark(seen.captured_at) if not seen.dark and self.next_dark else None
+        return [StateChange(label, seen.captured_at, seen.frame, confidence, seen.sky.kind if seen.sky else None,
+                            dark_at)]
 
     def external_alert(self, station: str, alert_type: str, frame: str | None, confidence: float | None,
                        at: datetime, now: datetime) -> list[Event]:
@@ -113,7 +239,7 @@ class Decider:
                                  "external"):
             return []
         return [Alert("external_arm", frame, confidence, {"source": station}),
-                Trigger(f"external:{station}:{alert_type}", frame, self.trigger.duration_s, run_command=False)]
+                Trigger(f"external:{station}:{alert_type}", frame, self.trigger.duration_s, False, now)]
 
     @staticmethod
     def _may_trigger(history: list[datetime], now: datetime, cooldown_s: float, max_per_hour: int,
@@ -126,15 +252,6 @@ class Decider:
             return False
         history.append(now)
         return True
-
-    def _aurora(self, frame: str, is_aurora: bool, confidence: float) -> list[Event]:
-        self.streak = (self.streak + [is_aurora])[-self.aurora.frames:]
-        if len(self.streak) < self.aurora.frames or len(set(self.streak)) != 1 or self.aurora_state == is_aurora:
-            return []
-        previous, self.aurora_state = self.aurora_state, is_aurora
-        if previous is None and not is_aurora:
-            return []  # the first settled state is a clear sky: nothing to announce
-        return [Alert("aurora_on" if is_aurora else "aurora_off", frame, confidence)]
 
 
 def _clamped(times: list[datetime], now: datetime, source: str) -> list[datetime]:

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from auroral.edge.frames import FileVersion
+from auroral.edge.station.history import History
 from auroral.edge.station.statedb import StateDB
 from auroral.edge.station.supervisor import Component, Context
 
@@ -190,9 +191,10 @@ class Pruner(Component):
     (e.g. a SQLite error) is logged and counted by the supervisor and tried again; it never stops the
     classification of frames."""
 
-    def __init__(self, context: Context, journal: Journal):
+    def __init__(self, context: Context, journal: Journal, history: History | None = None):
         super().__init__(context)
         self.journal = journal
+        self.history = history  # what the station saw: kept as long as the journal
         self.keep_days = context.config.journal.keep_days
         self.every_s = context.config.journal.prune_every_s
 
@@ -202,6 +204,8 @@ class Pruner(Component):
     def _loop(self) -> None:
         while not self.stopping.is_set():
             self.journal.prune(self.keep_days, stop=self.stopping, on_batch=lambda: self.supervisor.beat("pruner"))
+            if self.history is not None:
+                log.info("event=history_pruned removed=%d", self.history.prune(self.keep_days))
             deadline = time.monotonic() + self.every_s
             while not self.stopping.wait(min(_BEAT_S, max(0.0, deadline - time.monotonic()))):
                 self.supervisor.beat("pruner")

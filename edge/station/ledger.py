@@ -22,9 +22,11 @@ from auroral.edge.capture_time import Captured
 from auroral.edge.classifier import Prediction
 from auroral.edge.contract import RETAINED, AlertMessage, ModelRef, topic, utc_now
 from auroral.edge.frames import FileVersion
+from auroral.edge.sky import Site, Sky, SkyModel
 from auroral.edge.station import messages
 from auroral.edge.station.config import StationConfig
-from auroral.edge.station.decide import Alert, Decider, Event, StateChange, Trigger
+from auroral.edge.station.decide import Alert, Decider, Event, Observation, StateChange, Trigger
+from auroral.edge.station.history import Decision, History, SeenFrame
 from auroral.edge.station.journal import Journal
 from auroral.edge.station.metrics import StationMetrics
 from auroral.edge.station.spool import Spool
@@ -35,20 +37,24 @@ log = logging.getLogger("auroral.ledger")
 
 @dataclass(frozen=True)
 class Classified:
-    """One frame the model has labelled, ready to be recorded."""
+    """One frame ready to be recorded: labelled by the model, or not (outside night, with ``classify = night``)."""
 
     path: Path
     captured: Captured
-    prediction: Prediction
+    prediction: Prediction | None
     seen: float  # wall clock when the daemon first saw the file
     live: bool
     version: FileVersion  # the exposure the label is about
+    sky: Sky | None = None  # None without [site]
 
 
 class Ledger:
     def __init__(self, db: StateDB, journal: Journal, spool: Spool, decider: Decider, metrics: StationMetrics,
-                 prefix: str, station: str, model: ModelRef, after_commit: Callable[[Sequence[Event]], None]):
+                 prefix: str, station: str, model: ModelRef, after_commit: Callable[[Sequence[Event]], None],
+                 min_confidence: float = 0.0):
         self.db = db
+        self.history = History(db)
+        self.min_confidence = min_confidence  # below it a frame is published as uncertain and decides nothing
         self.journal = journal
         self.spool = spool
         self.decider = decider
@@ -68,39 +74,54 @@ class Ledger:
         spool = Spool(db, config.spool.max_messages, config.spool.max_age_s, metrics)
         state = journal.load_state("decider") or {}
         state.setdefault("sky", journal.load_state("sky"))  # a database from when the sky state was kept apart
-        decider = Decider(config.trigger, config.aurora, config.external, state)
-        return cls(db, journal, spool, decider, metrics, config.mqtt.prefix, config.station, model, after_commit)
+        site = config.site
+        sky = site and SkyModel(Site(site.latitude, site.longitude, site.elevation_m), config.sky.max_sun_elevation,
+                                config.sky.max_moon_illumination)
+        decider = Decider(config.trigger, config.aurora, config.external, state, config.sky,
+                          sky.next_dark if sky else None)
+        return cls(db, journal, spool, decider, metrics, config.mqtt.prefix, config.station, model, after_commit,
+                   config.model.min_confidence)
 
     def close(self) -> None:
         self.db.close()
 
     # --- what can happen -------------------------------------------------------------------------
     def frames(self, classified: Sequence[Classified]) -> None:
-        """Record classified frames: journal + seq, ``state``/``frames`` messages and the decisions they cause."""
+        """Record classified frames: journal + seq, ``state``/``frames`` messages and the decisions they cause,
+        in capture order (the decisions follow capture time, whatever order the frames were processed in)."""
 
         def change(conn: sqlite3.Connection, now: datetime) -> list[Event]:
             events: list[Event] = []
-            for item in classified:
+            for item in sorted(classified, key=lambda c: c.captured.at):
                 name = item.path.name
-                confidence = min(1.0, max(0.0, item.prediction.confidence))
+                prediction = item.prediction
+                uncertain = prediction is not None and prediction.confidence < self.min_confidence
                 seq = self.journal.next_seq(conn)
-                found = self.decider.observe(name, item.prediction.label, confidence, now)
+                found = self.decider.observe(Observation(
+                    name, str(item.path), item.captured.at, prediction.label if prediction else None,
+                    min(1.0, max(0.0, prediction.confidence)) if prediction else None, uncertain, item.sky), now)
                 # the retained state goes before its frame: a subscriber holding the frame knows the broker's
                 # retained state is already at least this current
                 states = [e for e in found if isinstance(e, StateChange)]
                 self._put(conn, [messages.event(e, now) for e in states], item.live)
-                self._put(conn, [messages.frame(name, item.captured.at, item.prediction, self.model,
-                                                time.time() - item.seen, seq)], item.live)
+                self._put(conn, [messages.frame(name, item.captured, prediction, self.model,
+                                                time.time() - item.seen, seq, uncertain, item.sky)], item.live)
                 self._put(conn, [messages.event(e, now) for e in found if not isinstance(e, StateChange)], item.live)
                 self.journal.record(conn, str(item.path), "done", seq, item.version)
+                self.history.add_frame(conn, SeenFrame(seq, name, str(item.path), item.captured.at,
+                                                       prediction.label if prediction else None,
+                                                       prediction.confidence if prediction else None,
+                                                       item.sky.kind if item.sky else None, uncertain))
                 events += found
             return events
 
         self._record(change)
+        self.metrics.last_frame.set_to_current_time()
         for item in classified:
-            self.metrics.frames.labels(item.prediction.label).inc()
-            log.debug("event=frame_classified frame=%r label=%s confidence=%.3f", item.path.name,
-                      item.prediction.label, item.prediction.confidence)
+            label = item.prediction.label if item.prediction else f"({item.sky.kind if item.sky else 'unknown'})"
+            self.metrics.frames.labels(label).inc()
+            log.debug("event=frame_recorded frame=%r label=%s sky=%s", item.path.name, label,
+                      item.sky.kind if item.sky else None)
 
     def same_exposure(self, path: Path, version: FileVersion) -> bool:
         """True when ``path`` holds the bytes already journalled for it (touched, or rewritten with the same
@@ -137,7 +158,11 @@ class Ledger:
     def _record(self, change: Callable[[sqlite3.Connection, datetime], list[Event]]) -> None:
         with self._lock:
             with self.db.transaction() as conn:
-                events = change(conn, utc_now())
+                now = utc_now()
+                events = change(conn, now)
+                for event in events:
+                    if not isinstance(event, StateChange):
+                        self.history.add_decision(conn, _decision(event, now))
                 self.journal.save_state(conn, "decider", self.decider.snapshot())
             self._committed(events)
 
@@ -159,3 +184,11 @@ class Ledger:
                 log.info("event=capture_trigger reason=%s frame=%r duration_s=%g", event.reason, event.frame,
                          event.duration_s)
         self.after_commit(events)
+
+
+def _decision(event: Alert | Trigger, now: datetime) -> Decision:
+    if isinstance(event, Trigger):
+        return Decision(now, event.captured_at, "trigger", event.frame, True,
+                        {"reason": event.reason, "duration_s": event.duration_s, "until": event.until.isoformat()})
+    return Decision(now, event.captured_at, event.type, event.frame, event.live,
+                    {"confidence": event.confidence, **event.extra})

@@ -1,7 +1,22 @@
-"""Prometheus metrics of the station (served by :mod:`auroral.edge.station.http`)."""
+"""Prometheus metrics of the station (served by :mod:`auroral.edge.station.http`).
+
+Besides the pipeline's own counters: the time of the newest classified frame (a camera that stopped writing
+shows as that gauge falling behind the clock, while every other metric still looks healthy), the build
+that runs (``auroral_build_info``), and prometheus-client's process and Python platform metrics (memory,
+CPU, open files of the daemon).
+"""
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 
 disable_created_metrics()
 
@@ -37,3 +52,12 @@ class StationMetrics:
                                           ["component"], registry=r)
         self.external_rejected = Counter("auroral_external_alerts_rejected_total",
                                          "external alerts dropped (malformed or too large)", ["reason"], registry=r)
+        self.last_frame = Gauge("auroral_last_frame_timestamp_seconds",
+                                "Unix time (wall clock) at which the station last recorded a frame (classified and "
+                                "committed), not the frame's capture time", registry=r)
+        self.notifications = Counter("auroral_notifications_total", "alerts sent to people through [notify] urls, "
+                                     "per URL: sent, failed, or suppressed by the cooldown", ["result"], registry=r)
+        self.build = Info("auroral_build", "the running daemon: package version, model, backend and precision",
+                          registry=r)
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)

@@ -16,13 +16,15 @@ import queue
 import shutil
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from auroral.edge.capture_time import Captured, CaptureTime
 from auroral.edge.classifier import Classifier
-from auroral.edge.frames import FileVersion
+from auroral.edge.frames import FileVersion, FrameError, read_version
+from auroral.edge.sky import Site, Sky, SkyModel
 from auroral.edge.station.ledger import Classified, Ledger
 from auroral.edge.station.scheduler import Item, Scheduler
 from auroral.edge.station.supervisor import Component, Context
@@ -35,11 +37,24 @@ _INFER_DEADLINE_S = 120.0  # a CPU ResNet-50 batch of 256 frames still fits
 
 
 @dataclass
+class Frame:
+    """One frame of a batch on its way to the ledger."""
+
+    item: Item
+    captured: Captured
+    version: FileVersion
+    sky: Sky | None  # None without [site]
+    row: int | None  # its row in the batch; None when the model does not run on it (not night)
+
+
+@dataclass
 class Work:
-    items: list[Item]
-    captured: list[Captured]
-    versions: list[FileVersion]
-    batch: np.ndarray
+    frames: list[Frame]
+    batch: np.ndarray  # (rows, 3, S, S): one row per frame the model runs on
+
+    @property
+    def items(self) -> list[Item]:
+        return [frame.item for frame in self.frames]
 
 
 class Pipeline(Component):
@@ -49,7 +64,11 @@ class Pipeline(Component):
         self.scheduler = scheduler
         self.ledger = ledger
         watch = self.config.watch
-        self.capture_time = CaptureTime(watch.capture_time_regex, watch.capture_time_format)
+        self.capture_time = CaptureTime(watch.capture_time_regex, watch.capture_time_format, watch.timezone)
+        site, sky = self.config.site, self.config.sky
+        self.sky = (SkyModel(Site(site.latitude, site.longitude, site.elevation_m), sky.max_sun_elevation,
+                             sky.max_moon_illumination) if site is not None else None)
+        self._gate = self.sky is not None and sky.classify == "night"  # the model runs on dark frames only
         self.work: queue.Queue[Work] = queue.Queue(maxsize=2)
         self._decoded = False  # set when the decode thread has finished: the inference thread may stop
 
@@ -79,27 +98,64 @@ class Pipeline(Component):
         self._decoded = True
 
     def _load(self, items: list[Item]) -> Work | None:
+        """Items → the frames to record: dark ones (or all, without the gate) decoded for the model, the others
+        only read for their version; the same bytes seen again are dropped, unreadable files retried."""
         now = time.time()
         for item in items:
             self.metrics.latency.labels("queue").observe(max(0.0, now - item.seen))
+        early = {id(item): self.capture_time(item.path) for item in items} if self._gate else {}
+        skies = {key: self._sky_at(captured.at) for key, captured in early.items()}
+        dark = [item for item in items if not self._gate or _is_night(skies[id(item)])]
+        decoded, batch = self._decode(dark, early, skies)
+        frames = decoded + self._read([item for item in items if item not in dark], early, skies)
+        fresh = []
+        for frame in frames:
+            if self.ledger.same_exposure(frame.item.path, frame.version):
+                self.scheduler.finish(frame.item)  # the same bytes again: no new frame
+            else:
+                fresh.append(frame)
+        if not fresh:
+            return None
+        rows = [frame.row for frame in fresh if frame.row is not None]
+        if rows != list(range(len(batch))):  # some decoded frames were dropped: keep the rows of the others
+            batch = batch[rows]
+            for number, frame in enumerate(frame for frame in fresh if frame.row is not None):
+                frame.row = number
+        return Work(fresh, batch)
+
+    def _decode(self, items: list[Item], early: dict[int, Captured],
+                skies: dict[int, Sky | None]) -> tuple[list[Frame], np.ndarray]:
+        """Frames the model runs on, decoded and preprocessed into one batch."""
+        size = self.classifier.loader.spec.size
+        if not items:
+            return [], np.empty((0, 3, size, size), np.float32)
         loaded = self.classifier.load([item.path for item in items])
         for index, reason in loaded.failed:
             self._failed(items[index], reason)
         for seconds in loaded.seconds:
             self.metrics.latency.labels("decode").observe(seconds)
-        fresh: list[tuple[Item, int]] = []  # (item, its row in the loaded batch)
+        frames = []
         for row, index in enumerate(loaded.loaded):
-            if self.ledger.same_exposure(items[index].path, loaded.versions[row]):
-                self.scheduler.finish(items[index])  # the same bytes again: no new frame
-            else:
-                fresh.append((items[index], row))
-        if not fresh:
-            return None
-        rows = [row for _, row in fresh]
-        return Work([item for item, _ in fresh],
-                    [self.capture_time(item.path, loaded.headers[row]) for item, row in fresh],
-                    [loaded.versions[row] for row in rows],
-                    loaded.batch if len(rows) == len(loaded.loaded) else loaded.batch[rows])
+            item = items[index]
+            captured = early.get(id(item)) or self.capture_time(item.path, loaded.headers[row])
+            sky = skies[id(item)] if id(item) in skies else self._sky_at(captured.at)
+            frames.append(Frame(item, captured, loaded.versions[row], sky, row))
+        return frames, loaded.batch
+
+    def _read(self, items: list[Item], early: dict[int, Captured], skies: dict[int, Sky | None]) -> list[Frame]:
+        """Frames the model does not run on (not night): their version only, no decoding."""
+        frames = []
+        for item in items:
+            try:
+                version, _ = read_version(item.path)
+            except FrameError as exc:
+                self._failed(item, str(exc))
+                continue
+            frames.append(Frame(item, early[id(item)], version, skies[id(item)], None))
+        return frames
+
+    def _sky_at(self, when: datetime) -> Sky | None:
+        return self.sky.at(when) if self.sky is not None else None
 
     def _failed(self, item: Item, reason: str) -> None:
         try:
@@ -162,7 +218,7 @@ class Pipeline(Component):
     def _infer(self, work: Work) -> None:
         started = time.monotonic()
         try:
-            predictions = self.classifier.predict(work.batch)
+            predictions = self.classifier.predict(work.batch) if len(work.batch) else []
         except Exception as exc:  # noqa: BLE001 - the backend failing on one batch: retry its frames
             self.metrics.errors.labels("inference").inc()
             log.error("event=inference_failed frames=%d error=%r", len(work.items), str(exc))
@@ -170,11 +226,10 @@ class Pipeline(Component):
                 self._failed(item, f"inference failed: {exc}")
             return
         inferred = time.monotonic()
-        for _ in work.items:
-            self.metrics.latency.labels("infer").observe((inferred - started) / len(work.items))
-        classified = [Classified(item.path, captured, prediction, item.seen, item.live, version)
-                      for item, captured, version, prediction
-                      in zip(work.items, work.captured, work.versions, predictions, strict=True)]
+        for _ in predictions:
+            self.metrics.latency.labels("infer").observe((inferred - started) / len(predictions))
+        classified = [Classified(f.item.path, f.captured, predictions[f.row] if f.row is not None else None,
+                                 f.item.seen, f.item.live, f.version, f.sky) for f in work.frames]
         try:
             self.ledger.frames(classified)
         except Exception:
@@ -187,3 +242,7 @@ class Pipeline(Component):
         for item in work.items:
             self.metrics.latency.labels("total").observe(max(0.0, finished - item.seen))
             self.scheduler.finish(item)
+
+
+def _is_night(sky: Sky | None) -> bool:
+    return sky is None or sky.kind == "night"

@@ -42,13 +42,12 @@ _IDLE_S = 0.25  # longest sleep: stop, connect timeout and keepalive are checked
 
 
 def read_password(config: MqttConfig) -> str | None:
-    path = config.resolved_password_file()
-    if path is None:
-        return None
+    """The password, or None with a log line when it cannot be read: the daemon retries the login later."""
     try:
-        return path.read_text().strip()
+        return config.read_password()
     except OSError as exc:
-        log.error("event=password_unreadable path=%r error=%r", str(path), exc.strerror or str(exc))
+        log.error("event=password_unreadable path=%r error=%r", str(config.resolved_password_file()),
+                  exc.strerror or str(exc))
         return None
 
 

@@ -26,7 +26,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from auroral.edge.errors import UserError
@@ -77,7 +77,7 @@ def _spooled(conn: sqlite3.Connection) -> str:
 
 
 def _set_aside(path: Path, problem: str, lost: str) -> None:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
     for suffix in ("", "-wal", "-shm"):  # the WAL keeps its name's suffix, so the copy opens as it was
         part = path.with_name(path.name + suffix)

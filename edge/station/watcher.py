@@ -46,8 +46,10 @@ _INOTIFY_LOGGER = "watchdog.observers.inotify_c"  # where watchdog reports a ker
 
 
 def is_candidate(path: Path, patterns: list[str]) -> bool:
+    """Whether ``path`` is a finished frame: it matches a pattern and is neither hidden (``.name``, where camera
+    programs and uploaders write before renaming) nor a temporary name (``*.part``, ``*.tmp``, ``name~``)."""
     name = path.name
-    if name.startswith((".", "~", "#")) or name.lower().endswith(_TEMP_SUFFIXES):
+    if name.startswith(".") or name.lower().endswith(_TEMP_SUFFIXES):
         return False
     return any(fnmatch.fnmatch(name.lower(), p.lower()) for p in patterns)
 
@@ -107,6 +109,7 @@ class Watcher(Component):
         self.dirs = dirs = watch.dirs
         self.patterns = watch.patterns
         self.recursive = watch.recursive
+        self.exclude_dirs = set(watch.exclude_dirs)  # a camera program's thumbnails: never frames
         self.scheduler = scheduler
         self.retry_max_s = watch.folder_retry_max_s
         self.settle_s = watch.settle_s
@@ -143,8 +146,15 @@ class Watcher(Component):
         self.observer.join(timeout=timeout)
 
     def found(self, path: Path, live: bool, settle_s: float = 0.0) -> None:
-        if is_candidate(path, self.patterns) and self.quarantine not in path.parents:
+        if is_candidate(path, self.patterns) and self.quarantine not in path.parents and not self._excluded(path):
             self.scheduler.offer(path, live, settle_s)
+
+    def _excluded(self, path: Path) -> bool:
+        """Whether ``path`` lies in a sub-folder named in ``exclude_dirs`` below the watched folder it is in."""
+        for folder in self.dirs:
+            if folder in path.parents:
+                return not self.exclude_dirs.isdisjoint(path.relative_to(folder).parts[:-1])
+        return False
 
     def _attach(self, folder: Path) -> None:
         """Keep ``folder`` watched. Its watch goes deaf when the folder is deleted, renamed away (a nightly
@@ -217,7 +227,8 @@ class Watcher(Component):
     def _rescan(self, folder: Path) -> int:
         count = 0
         walker = os.walk(folder) if self.recursive else [(str(folder), [], os.listdir(folder))]
-        for root, _, names in walker:
+        for root, folders, names in walker:
+            folders[:] = [name for name in folders if name not in self.exclude_dirs]
             for index, name in enumerate(sorted(names)):
                 if index % 1000 == 0:  # a folder of a million frames takes a while
                     self.supervisor.beat(f"watch:{folder}")

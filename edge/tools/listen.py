@@ -3,24 +3,69 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from auroral.edge.errors import UserError
 from auroral.edge.extras import require
+
+if TYPE_CHECKING:
+    from auroral.edge.station.config import MqttConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "listen", help="print a station's live labels and alerts, one line per message",
-        description="Subscribe to auroral/<station>/# and print each frame label, alert, sky state, capture trigger "
-                    "and status change on one line (or the raw JSON with --json). Ctrl-C to stop.")
+        description="Subscribe to <prefix>/<station>/# and print each frame label, alert, sky state, capture trigger "
+                    "and status change on one line (or the raw JSON with --json). Ctrl-C to stop. --config reads "
+                    "the broker, prefix, TLS and login from a station's TOML ([mqtt]); the flags override it.")
     parser.add_argument("--station", default="+", help="station id (+: every station)")
-    parser.add_argument("--broker", default="localhost:1883", help="MQTT broker as HOST:PORT")
-    parser.add_argument("--prefix", default="auroral", help="topic prefix")
+    parser.add_argument("--config", type=Path, help="station TOML file whose [mqtt] section says how to connect")
+    parser.add_argument("--broker", help="MQTT broker as HOST:PORT (default: the file's, else localhost:1883)")
+    parser.add_argument("--prefix", help="topic prefix (default: the file's, else auroral)")
+    parser.add_argument("--tls", action="store_true", default=None, help="connect with TLS")
+    parser.add_argument("--ca-file", type=Path, help="CA certificate that signed the broker's (implies --tls)")
+    parser.add_argument("--username", help="MQTT user name")
+    parser.add_argument("--password-file", type=Path, help="file holding the password (never on the command line)")
     parser.add_argument("--json", action="store_true", help="print {topic, payload} JSON lines instead")
     parser.add_argument("--count", type=int, help="exit after this many messages")
     parser.set_defaults(func=run)
+
+
+def connection(args: argparse.Namespace) -> MqttConfig:
+    """The ``[mqtt]`` settings of ``--config`` (if given) with the flags over them, validated as the daemon's."""
+    from pydantic import ValidationError
+
+    from auroral.edge.station.config import MqttConfig, parse_broker, read_toml
+
+    raw = read_toml(args.config).get("mqtt", {}) if args.config is not None else {}
+    if not isinstance(raw, dict):
+        raise UserError(f"{args.config}: mqtt: expected a [mqtt] table")
+    flags = {"prefix": args.prefix, "username": args.username, "tls": True if args.tls or args.ca_file else None,
+             "ca_file": args.ca_file and str(args.ca_file),
+             "password_file": args.password_file and str(args.password_file)}
+    merged = {**raw, **(parse_broker(args.broker) if args.broker else {}),
+              **{key: value for key, value in flags.items() if value is not None}}
+    try:
+        return MqttConfig.model_validate(merged)
+    except ValidationError as exc:
+        where = str(args.config) if args.config is not None else "listen"
+        problems = "; ".join(
+            f"mqtt.{'.'.join(map(str, e['loc']))}: "
+            + ("unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, "))
+            for e in exc.errors())
+        raise UserError(f"{where}: {problems}") from exc
+
+
+def password(config: MqttConfig) -> str | None:
+    """The password from ``password_file`` (or the systemd credential ``mqtt-password``); unreadable is an error."""
+    try:
+        return config.read_password()
+    except OSError as exc:
+        raise UserError(f"cannot read the password file {config.resolved_password_file()}: "
+                        f"{exc.strerror or exc}") from exc
 
 
 def describe(topic: str, payload: bytes | bytearray) -> str:
@@ -77,10 +122,9 @@ def run(args: argparse.Namespace) -> int:
     from paho.mqtt.properties import Properties
     from paho.mqtt.reasoncodes import ReasonCode
 
-    from auroral.edge.station.config import parse_broker
-
-    broker = parse_broker(args.broker)
-    pattern = f"{args.prefix}/{args.station}/#"
+    config = connection(args)
+    address = f"{config.host}:{config.port}"
+    pattern = f"{config.prefix}/{args.station}/#"
     received = 0
 
     def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
@@ -98,25 +142,49 @@ def run(args: argparse.Namespace) -> int:
         if args.count and received >= args.count:
             client.disconnect()
 
+    # never the station's client_id: a second client with it would push the daemon off the broker
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect_timeout = config.connect_timeout_s
+    if config.username:
+        client.username_pw_set(config.username, password(config))
+    if config.tls:
+        client.tls_set(ca_certs=str(config.ca_file) if config.ca_file else None,
+                       certfile=str(config.cert_file) if config.cert_file else None,
+                       keyfile=str(config.key_file) if config.key_file else None)
+    elif config.password_in_clear:
+        print(f"warning: the login to {address} crosses the network unencrypted (use --tls)", file=sys.stderr)
     refused: list[str] = []
+    connected = False
 
     def on_connect(client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags, reason_code: ReasonCode,
                    properties: Properties | None) -> None:
+        nonlocal connected
         if reason_code.is_failure:
             refused.append(str(reason_code))
             client.disconnect()
         else:
+            connected = True
             client.subscribe(pattern, qos=1)
+            print(f"listening on {pattern} at {address}", file=sys.stderr, flush=True)
+
+    def on_disconnect(client: mqtt.Client, userdata: Any, flags: mqtt.DisconnectFlags, reason_code: ReasonCode,
+                      properties: Properties | None) -> None:
+        if not connected and not refused:  # closed before any answer: e.g. plain MQTT to a TLS port
+            # raised, not recorded: paho would reconnect forever, and it re-raises a callback's exception
+            raise UserError(f"the broker at {address} closed the connection before answering "
+                            "(a TLS port without --tls?)")
 
     client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
     client.on_message = on_message
     try:
-        client.connect(broker["host"], broker.get("port", 1883))
+        client.connect(config.host, config.port)
+    except ssl.SSLError as exc:
+        raise UserError(f"TLS with the broker at {address} failed: {exc.reason or exc} "
+                        "(is --ca-file the CA that signed the broker's certificate?)") from exc
     except OSError as exc:
-        raise UserError(f"cannot reach the broker at {args.broker}: {exc.strerror or exc}") from exc
-    print(f"listening on {pattern} at {args.broker}", file=sys.stderr, flush=True)
+        raise UserError(f"cannot reach the broker at {address}: {exc.strerror or exc}") from exc
     client.loop_forever()
     if refused:
-        raise UserError(f"the broker at {args.broker} refused the connection: {refused[0]}")
+        raise UserError(f"the broker at {address} refused the connection: {refused[0]}")
     return 0

@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from time import monotonic, sleep
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 #: station frame names carry their UTC capture time: ``KIR_20190104_213000.jpg``
 _NAME_TIME = CaptureTime()
-_UNDATED = datetime.max.replace(tzinfo=timezone.utc)
+_UNDATED = datetime.max.replace(tzinfo=UTC)
 
 
 def capture_time_from_name(name: str) -> datetime | None:

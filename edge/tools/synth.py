@@ -12,19 +12,26 @@ import argparse
 import csv
 import logging
 import os
+import shutil
+import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import ExifTags, Image
 
+from auroral.edge.capture_time import zone
 from auroral.edge.classes import CLASSES
 from auroral.edge.errors import UserError
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("jpg", "png")
+#: the trees camera programs write (see auroral.edge.station.presets for where each convention comes from)
+LAYOUTS = ("plain", "indi-allsky", "allsky")
+_THUMBNAIL = 32
 MIN_SIZE, MAX_SIZE = 16, 2048
 STATION_PREFIX = "KIR"
 MAGNETIC_DECLINATION = np.deg2rad(12.0)  # angle of magnetic east-west in the frame
@@ -276,36 +283,113 @@ def _night_plan(n_frames: int, breakup_at: int | None, breakup_len: int) -> list
 
 
 def night_sequence(out_dir: str | Path, n_frames: int, size: int, seed: int, start: datetime | None = None,
-                   cadence_s: float = 60.0, breakup_at: int | None = None, breakup_len: int = 5) -> list[Path]:
-    """A short synthetic night in capture order, named like a station's frames (``KIR_YYYYMMDD_HHMMSS.jpg``).
+                   cadence_s: float = 60.0, breakup_at: int | None = None, breakup_len: int = 5,
+                   layout: str = "plain", tz: str = "UTC") -> list[Path]:
+    """A short synthetic night in capture order, written as the camera program of ``layout`` writes it.
 
-    The breakup occupies frames ``breakup_at`` .. ``breakup_at + breakup_len - 1`` (default: about 60 %
-    into the night). ``out_dir/labels.csv`` (path, label, timestamp) holds the intended labels. Without
-    ``start`` the last frame is stamped with the current UTC time, so a station sees a night that just
-    happened rather than an old archive.
+    ``plain``: ``KIR_YYYYMMDD_HHMMSS.jpg`` in one folder. ``indi-allsky`` and ``allsky``: their dated trees,
+    names, thumbnails, latest-image copies and EXIF (:func:`_camera_files`). Names and EXIF are in the
+    time zone ``tz``, as those programs stamp them in the camera host's local time; each file's mtime is
+    its capture time. The breakup occupies frames ``breakup_at`` .. ``breakup_at + breakup_len - 1``
+    (default: about 60 % into the night). ``out_dir/labels.csv`` (path relative to ``out_dir``, label,
+    UTC timestamp) holds the intended labels and the true capture times. Without ``start`` the last frame
+    is stamped with the current time, so a station sees a night that just happened rather than an old
+    archive. Returns the frames' paths, in capture order (not the extra copies).
     """
     if not cadence_s >= 1.0:
         raise UserError(f"the cadence must be at least 1 s (names have one-second resolution), got {cadence_s}")
+    if layout not in LAYOUTS:
+        raise UserError(f"--layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    try:
+        local = zone(tz)
+    except ValueError as exc:
+        raise UserError(f"--timezone: {exc}") from None
     plan = _night_plan(n_frames, breakup_at, breakup_len)
     out_dir = _prepare(Path(out_dir), size, "jpg")
     if start is None:
-        start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=cadence_s * (n_frames - 1))
-    start = start.replace(tzinfo=timezone.utc) if start.tzinfo is None else start.astimezone(timezone.utc)
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=cadence_s * (n_frames - 1))
+    start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+    camera = uuid.uuid5(uuid.NAMESPACE_URL, f"auroral-synth-camera-{seed}")
     written: list[Path] = []
     rows: list[tuple[str, str, str]] = []
     for index, (label, intensity) in enumerate(plan):
         captured = start + timedelta(seconds=cadence_s * index)
-        path = out_dir / f"{STATION_PREFIX}_{captured:%Y%m%d_%H%M%S}.jpg"
-        _write(path, render_frame(label, size, np.random.default_rng([seed, index]), intensity))
+        image = render_frame(label, size, np.random.default_rng([seed, index]), intensity)
+        path = _camera_files(out_dir, layout, image, captured, captured.astimezone(local), camera)
         written.append(path)
-        rows.append((path.name, label, captured.isoformat().replace("+00:00", "Z")))
+        rows.append((path.relative_to(out_dir).as_posix(), label, captured.isoformat().replace("+00:00", "Z")))
     with open(out_dir / "labels.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(("path", "label", "timestamp"))
         writer.writerows(rows)
-    log.info("event=synth_night frames=%d breakup_from=%s folder=%s", n_frames,
+    log.info("event=synth_night frames=%d layout=%s timezone=%s breakup_from=%s folder=%s", n_frames, layout, tz,
              next((r[0] for r in rows if r[1] == "breakup"), None), out_dir)
     return written
+
+
+def _camera_files(out_dir: Path, layout: str, image: np.ndarray, captured: datetime, local: datetime,
+                  camera: uuid.UUID) -> Path:
+    """Write one exposure as ``layout``'s program does; returns the exposure's own file.
+
+    indi-allsky (``indi_allsky/image.py`` ``write_img``, ``_getImageFolder``): ``ccd_<uuid>/exposures/<day
+    date>/night/<DD_HH>/ccd1_<%Y%m%d_%H%M%S>.jpg``, EXIF ``DateTimeOriginal`` in local time without an
+    offset, ``latest.jpg`` at the top, thumbnails named by uuid. AllSky (``scripts/saveImage.sh``):
+    ``<night date>/image-<%Y%m%d%H%M%S>.jpg`` without EXIF and a thumbnail of the same name under
+    ``<night date>/thumbnails/`` (its ``image.jpg`` lives in its tmp folder, outside this tree). The night's
+    date is the local date twelve hours earlier, as both programs file a night under its evening.
+    """
+    night = (local - timedelta(hours=12)).strftime("%Y%m%d")
+    if layout == "plain":
+        path = out_dir / f"{STATION_PREFIX}_{local:%Y%m%d_%H%M%S}.jpg"
+        _write(path, image)
+    elif layout == "indi-allsky":
+        folder = out_dir / f"ccd_{camera}" / "exposures" / night / "night" / f"{local:%d_%H}"
+        path = folder / f"ccd1_{local:%Y%m%d_%H%M%S}.jpg"
+        _write_with_exif(path, image, local)
+        _write(_folder(folder / "thumbnails") / f"{uuid.uuid5(camera, path.name)}.jpg", _thumbnail(image))
+    else:
+        folder = out_dir / night
+        path = _folder(folder) / f"image-{local:%Y%m%d%H%M%S}.jpg"
+        _write(path, image)
+        _write(_folder(folder / "thumbnails") / path.name, _thumbnail(image))
+    stamp = captured.timestamp()
+    os.utime(path, (stamp, stamp))
+    if layout == "indi-allsky":
+        shutil.copy2(path, out_dir / "latest.jpg")  # indi-allsky: unlink, then copy2 of the newest exposure
+    return path
+
+
+def _folder(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    return cv2.resize(image, (_THUMBNAIL, _THUMBNAIL), interpolation=cv2.INTER_AREA)
+
+
+def _write_with_exif(path: Path, image: np.ndarray, local: datetime) -> None:
+    """A JPEG whose EXIF ``DateTimeOriginal`` is ``local``'s wall clock, as Pillow writes it for indi-allsky."""
+    exif = Image.Exif()
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = f"{local:%Y:%m:%d %H:%M:%S}"
+    _folder(path.parent)
+    try:
+        Image.fromarray(image).save(path, "JPEG", quality=_JPEG_QUALITY, exif=exif)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc}") from None
+
+
+def parse_start(text: str, tz: str = "UTC") -> datetime:
+    """``--start``: an ISO date-time, in ``tz`` unless it names its own offset; a one-line error otherwise."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--start {text!r} is not a date-time (use e.g. 2026-11-29T18:00)") from None
+    try:
+        local = zone(tz)
+    except ValueError as exc:
+        raise UserError(f"--timezone: {exc}") from None
+    return (when if when.tzinfo else when.replace(tzinfo=local)).astimezone(UTC)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -316,7 +400,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "clouds now and then, green 557.7 nm and red 630 nm aurora) for the classes "
         f"{', '.join(CLASSES)}, one folder per class: OUT/<class>/<class>_00000.jpg. The classes overlap on "
         "purpose, so models trained on them are not trivially perfect; use them for tests and demos, never "
-        "in place of real data. The same seed gives the same files.",
+        "in place of real data. The same seed gives the same files. With --night: one night in capture "
+        "order (quiet sky, brightening arcs, a breakup, recovery), written as a camera program writes it "
+        "(--layout: its folders, names, thumbnails, EXIF and mtimes, in --timezone), with OUT/labels.csv.",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     parser.add_argument("--per-class", type=int, default=50, help="frames per class")
@@ -324,10 +410,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"frame side in pixels, {MIN_SIZE}..{MAX_SIZE}")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--format", choices=FORMATS, default="jpg", help="file format")
+    night = parser.add_argument_group("a night (--night)")
+    night.add_argument("--night", action="store_true", help="write one night in capture order instead of classes")
+    night.add_argument("--layout", choices=LAYOUTS, default="plain",
+                       help="plain: KIR_YYYYMMDD_HHMMSS.jpg in OUT; indi-allsky or allsky: that program's tree")
+    night.add_argument("--start", metavar="DATETIME",
+                       help="first capture, e.g. 2026-11-29T18:00, in --timezone unless it has an offset "
+                            "(default: the night ends now)")
+    night.add_argument("--timezone", default="UTC", metavar="ZONE",
+                       help="IANA zone of the names and EXIF, the camera host's")
+    night.add_argument("--frames", type=int, default=60, help="frames in the night")
+    night.add_argument("--cadence", type=float, default=60.0, metavar="S", help="seconds between frames")
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.night:
+        start = parse_start(args.start, args.timezone) if args.start else None
+        written = night_sequence(args.out, args.frames, args.size, args.seed, start, args.cadence,
+                                 breakup_len=max(0, min(5, args.frames)), layout=args.layout, tz=args.timezone)
+        print(f"wrote a night of {len(written)} frames ({args.layout} layout, {args.timezone}) to {args.out}")
+        return 0
+    if args.start or args.layout != "plain" or args.timezone != "UTC":
+        raise UserError("--layout, --start and --timezone describe a night: add --night")
     written = generate(args.out, args.per_class, args.size, args.seed, args.format)
     print(f"wrote {len(written)} frames ({args.per_class} per class, {args.size} px) to {args.out}")
     return 0

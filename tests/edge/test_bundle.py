@@ -95,3 +95,47 @@ def test_auto_precision_takes_int8_only_within_half_a_point(bundle_copy):
 
 def test_auto_precision_without_int8_is_fp32(toy_bundle):
     assert Classifier(toy_bundle, precision="auto").precision == "fp32"
+
+
+def _rewrite(bundle_dir, change):
+    path = bundle_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def test_class_sets_are_exposed_in_class_order(toy_bundle):
+    bundle = load_bundle(toy_bundle.root)
+    assert bundle.manifest.format_version == 2
+    assert bundle.auroral_classes == [c for c in CLASSES if c != "faint"] and bundle.onset_classes == ["breakup"]
+
+
+def _format_1(manifest, classes=None):
+    manifest.update(format_version=1)
+    del manifest["auroral_classes"], manifest["onset_classes"]
+    if classes:
+        manifest["classes"] = classes
+
+
+def test_a_format_1_bundle_of_the_seven_classes_gets_their_class_sets(bundle_copy, caplog):
+    _rewrite(bundle_copy, _format_1)
+    bundle = load_bundle(bundle_copy)
+    assert bundle.auroral_classes == [c for c in CLASSES if c != "faint"] and bundle.onset_classes == ["breakup"]
+    assert "bundle_without_class_sets" not in caplog.text
+
+
+def test_a_format_1_bundle_of_other_classes_gets_none_and_a_note(bundle_copy, caplog):
+    _rewrite(bundle_copy, lambda m: _format_1(m, ["arc", "diffuse", "discrete", "cloudy", "moon", "clear", "x"]))
+    bundle = load_bundle(bundle_copy)
+    assert bundle.auroral_classes == [] and bundle.onset_classes == []
+    assert "event=bundle_without_class_sets" in caplog.text and "export the run again" in caplog.text
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.update(onset_classes=["breakup", "cloudy"]), "onset_classes names cloudy, not among the classes"),
+    (lambda m: m.pop("auroral_classes"), "auroral_classes: Field required"),
+])
+def test_bad_class_sets_are_refused(bundle_copy, change, message):
+    _rewrite(bundle_copy, change)
+    with pytest.raises(BundleError, match=message):
+        load_bundle(bundle_copy)

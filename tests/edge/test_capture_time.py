@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ from PIL import ExifTags, Image
 
 from auroral.edge.capture_time import CaptureTime
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def exif_jpeg(path, original: str, offset: str | None = None, subsec: str | None = None):

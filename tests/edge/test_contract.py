@@ -7,6 +7,7 @@ from datetime import timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
+from auroral.edge.capture_time import Captured
 from auroral.edge.classifier import Prediction
 from auroral.edge.contract import SCHEMAS, AlertMessage, ModelRef, printable, utc_now
 from auroral.edge.station import messages
@@ -17,12 +18,13 @@ ESCAPED = "KIR\\udcf8_\\x1b[2J\\n event=forged\\u2028.jpg"
 
 
 @pytest.mark.parametrize("outgoing", [
-    messages.frame(HOSTILE, utc_now(), Prediction("arcs", 0.9, {"arcs": 0.9, "faint": 0.1}),
+    messages.frame(HOSTILE, Captured(utc_now(), "exif"), Prediction("arcs", 0.9, {"arcs": 0.9, "faint": 0.1}),
                    ModelRef(name="toy", sha256="0" * 64), 0.01, 7),
     messages.event(Alert("frame_quarantined", HOSTILE, None, {"reason": "truncated", "attempts": 6}), utc_now()),
     messages.event(Alert("breakup_onset", HOSTILE, 0.97), utc_now()),
     messages.event(StateChange("arcs", utc_now(), HOSTILE, 0.9), utc_now()),
-    messages.event(Trigger("breakup_onset", HOSTILE, 600.0, run_command=True), utc_now()),
+    messages.event(Trigger("breakup_onset", HOSTILE, 600.0, True, utc_now(), utc_now(), f"/cam/{HOSTILE}"),
+                   utc_now()),
 ], ids=["frames", "quarantined", "onset", "state", "trigger"])
 def test_our_own_messages_with_a_hostile_name_validate_and_carry_it_escaped(outgoing):
     payload = outgoing.message.to_json()

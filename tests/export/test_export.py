@@ -17,13 +17,16 @@ from auroral.edge.classes import CLASSES
 from auroral.edge.classifier import Classifier
 from auroral.edge.errors import UserError
 from auroral.edge.frames import read_frame
+from auroral.export import bundle_writer
 from auroral.export.build import export_run
 from auroral.export.bundle_writer import write_bundle
 from auroral.export.parity import FP32_TOLERANCE, ParityError, onnx_probabilities
 from auroral.export.samples import frames_under, labelled_batch
 from auroral.export.sklearn_onnx import class_map, classifier_graph, final_estimator
+from auroral.export.source import open_run
 from auroral.train.runs import load_run
 from support.exportruns import SIZE, auroral, make_runs
+from support.oathsets import make_oath
 
 
 @pytest.fixture(scope="module")
@@ -249,3 +252,50 @@ def test_int8_calibrates_on_a_given_folder(runs, tmp_path):
     manifest = load_bundle(out).manifest
     assert manifest.variants == {"fp32": "model.onnx", "int8": "model.int8.onnx"}
     assert manifest.metrics["export_validation"]["int8_quantization"]["calibration_images"] == 4
+
+
+def test_export_refuses_an_existing_bundle_directory_unless_forced(runs, tmp_path, capsys):
+    out = tmp_path / "bundle"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert auroral("export", runs["knn"], "--out", out) == 2
+    error = capsys.readouterr().err.strip()
+    assert "already exists and is not empty: give --force" in error and "\n" not in error
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    assert auroral("export", runs["knn"], "--out", out, "--force") == 0
+    assert not (out / "notes.txt").exists() and load_bundle(out).manifest.variants == {"fp32": "model.onnx"}
+    assert list(tmp_path.iterdir()) == [out]  # no staging or replaced directory left beside it
+
+
+def test_a_failed_forced_export_leaves_the_old_directory_as_it_was(runs, tmp_path, monkeypatch):
+    out = tmp_path / "bundle"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    placed = []
+    place = bundle_writer._place
+
+    def place_then_fail(source, target):  # the disk fills up after the first file
+        if placed:
+            raise OSError(28, "No space left on device")
+        placed.append(target)
+        return place(source, target)
+
+    monkeypatch.setattr(bundle_writer, "_place", place_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        export_run(open_run(runs["knn"]), out, ["fp32"], run_dir=runs["knn"], replace=True)
+    assert placed and [p.name for p in out.iterdir()] == ["notes.txt"]
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_the_bundle_carries_the_runs_class_sets(runs, tmp_path):
+    assert auroral("export", runs["knn"], "--out", tmp_path / "kvammen") == 0
+    kvammen = load_bundle(tmp_path / "kvammen")
+    assert kvammen.auroral_classes == [c for c in CLASSES if c != "faint"] and kvammen.onset_classes == ["breakup"]
+    oath, run = make_oath(tmp_path / "oath", per_class=5), tmp_path / "oath-run"
+    assert auroral("train", "--data", oath, "--model", "knn", "--out", run, "--image-size", SIZE, "--pixel-pool", 4,
+                   "--onset-classes", "discrete,arc") == 0
+    assert auroral("export", run, "--out", tmp_path / "oath-bundle") == 0
+    bundle = load_bundle(tmp_path / "oath-bundle")
+    assert bundle.classes == ["arc", "diffuse", "discrete", "cloudy", "moon", "clear"]
+    assert bundle.auroral_classes == ["arc", "diffuse", "discrete"] and bundle.onset_classes == ["arc", "discrete"]
+    assert bundle.manifest.training["train_class_counts"]["arc"] > 0

@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -290,6 +291,7 @@ class FrameFeed:
         self.rng = np.random.default_rng(seed)
         self.expected: dict[str, str] = {}
         self.count = first
+        self.start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)  # a live camera's frames
 
     def image(self, colour=None) -> np.ndarray:
         colour = self.rng.integers(0, 256, 3) if colour is None else np.asarray(colour)
@@ -297,9 +299,8 @@ class FrameFeed:
         return np.clip(colour[None, None, :] + noise, 0, 255).astype(np.uint8)
 
     def name(self) -> str:
-        # Kiruna-style names in capture order; unique across a test
-        clock = f"{self.count // 3600 % 24:02d}{self.count // 60 % 60:02d}{self.count % 60:02d}"
-        return f"KIR_20261124_{clock}_{self.count:05d}{self.suffix}"
+        # Kiruna-style names in capture order, one second apart from about now; unique across a test
+        return f"KIR_{self.start + timedelta(seconds=self.count):%Y%m%d_%H%M%S}_{self.count:05d}{self.suffix}"
 
     def encode(self, image: np.ndarray) -> bytes:
         ok, data = cv2.imencode(self.suffix, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
@@ -373,8 +374,9 @@ class Ledger:
         return [a for a in (m.json() for m in self.collector.on("alerts")) if a["type"] == kind]
 
     def latest(self) -> dict:
-        """The frame message with the highest seq: the sky as the station last saw it."""
-        return max(self.frames(), key=lambda m: m["seq"])
+        """The frame message of the newest capture: the sky the retained state describes (frames are decided in
+        capture time, whatever order they were processed in)."""
+        return max(self.frames(), key=lambda m: (datetime.fromisoformat(m["captured_at"]), m["seq"]))
 
     def assert_exactly_once(self, expected: dict[str, str]) -> None:
         """Each expected frame: classified once (one seq), right label; no other frames; seqs unique."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from auroral.edge.classes import CLASSES, default_class_sets
 from auroral.edge.station.config import StationConfig
 from auroral.edge.station.metrics import StationMetrics
 from auroral.edge.station.supervisor import Context, Supervisor
@@ -16,6 +17,8 @@ def make_context(state_dir: Path, **sections: Any) -> Context:
     """A context over ``state_dir`` with the given config sections (e.g. ``journal={"prune_every_s": 0.2}``)."""
     config = StationConfig.model_validate({"state_dir": str(state_dir), "watch": {"dirs": [str(state_dir)]},
                                            "model": {"bundle": str(state_dir)}, **sections})
+    auroral, onset = default_class_sets(CLASSES)  # what a bundle of the seven classes says
+    config = config.with_classes(list(CLASSES), auroral, onset)
     metrics = StationMetrics()
     return Context(config, metrics, Supervisor(metrics, threading.Event()))
 

@@ -29,9 +29,10 @@ WEIGHTS = np.array(
 BIAS = np.array([-2.0, 0.0, 1.0, 0.5, 0.0, 0.0, 0.0], dtype=np.float32)
 
 
-def toy_onnx(path: Path) -> Path:
+def toy_onnx(path: Path, weights: np.ndarray = WEIGHTS, bias: np.ndarray = BIAS) -> Path:
+    """The linear colour model; ``weights`` (3 × classes) and ``bias`` give another class set."""
     x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, "height", "width"])
-    y = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", len(CLASSES)])
+    y = helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", weights.shape[1]])
     axes = numpy_helper.from_array(np.array([2, 3], np.int64), "axes")
     nodes = [
         helper.make_node("ReduceMean", ["input", "axes"], ["pooled"], keepdims=0),
@@ -40,8 +41,8 @@ def toy_onnx(path: Path) -> Path:
         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
     ]
     graph = helper.make_graph(nodes, "toy_colour_classifier", [x], [y],
-                              [axes, numpy_helper.from_array(WEIGHTS, "weights"),
-                               numpy_helper.from_array(BIAS, "bias")])
+                              [axes, numpy_helper.from_array(weights.astype(np.float32), "weights"),
+                               numpy_helper.from_array(bias.astype(np.float32), "bias")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 9
     onnx.checker.check_model(model)

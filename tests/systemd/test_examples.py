@@ -9,7 +9,7 @@ import os
 import shlex
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 EXAMPLES = Path(__file__).parents[2] / "systemd" / "examples"
@@ -42,7 +42,7 @@ else:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def trigger_env(tmp_path: Path, until: datetime, duration_s: float) -> dict[str, str]:
@@ -79,7 +79,7 @@ class FakeStation:
                     "FAKE_LOG": str(self.log), "FAKE_DB": str(self.db)}
 
     def onset(self, duration_s: float, **extra: str) -> subprocess.CompletedProcess[str]:
-        until = self.until = datetime.now(timezone.utc) + timedelta(seconds=duration_s)
+        until = self.until = datetime.now(UTC) + timedelta(seconds=duration_s)
         env = {**self.env, **trigger_env(self.dir.parent, until, duration_s), **extra}
         return run([str(INDI), "--", env["AURORAL_FRAME_PATH"]], env)
 
@@ -206,7 +206,7 @@ def read_flag_with_sh(path: Path, *names: str) -> list[str]:
 
 def test_flag_file_holds_the_expiry_and_the_trigger_for_sh_and_python(tmp_path):
     flag = tmp_path / "run" / "highrate"
-    until = datetime(2026, 11, 29, 22, 38, 44, 500000, tzinfo=timezone.utc)
+    until = datetime(2026, 11, 29, 22, 38, 44, 500000, tzinfo=UTC)
     env = {"PATH": os.environ["PATH"], **trigger_env(tmp_path, until, 300), "AURORAL_FLAG_FILE": str(flag)}
     env["AURORAL_FRAME_PATH"] = str(tmp_path / "night 1" / "it's $HOME.jpg")
     result = run([str(FLAG_FILE), "--", env["AURORAL_FRAME_PATH"]], env)
@@ -226,7 +226,7 @@ def test_flag_file_is_replaced_by_a_rename_never_rewritten_in_place(tmp_path):
     flag = tmp_path / "highrate"
     flag.write_text("AURORAL_UNTIL_EPOCH=1\n")
     os.link(flag, tmp_path / "previous")  # a reader holding the old file keeps seeing all of it
-    until = datetime.now(timezone.utc) + timedelta(seconds=120)
+    until = datetime.now(UTC) + timedelta(seconds=120)
     env = {"PATH": os.environ["PATH"], **trigger_env(tmp_path, until, 120), "AURORAL_FLAG_FILE": str(flag)}
     assert run([str(FLAG_FILE), "--", env["AURORAL_FRAME_PATH"]], env).returncode == 0
     assert (tmp_path / "previous").read_text() == "AURORAL_UNTIL_EPOCH=1\n"
@@ -237,9 +237,9 @@ def test_flag_file_is_replaced_by_a_rename_never_rewritten_in_place(tmp_path):
 def test_flag_file_without_until_expires_duration_after_now_and_takes_the_path_after_dashes(tmp_path):
     flag = tmp_path / "highrate"
     env = {"PATH": os.environ["PATH"], "AURORAL_DURATION_S": "120", "AURORAL_FLAG_FILE": str(flag)}
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     assert run([str(FLAG_FILE), "--", "/srv/allsky/-odd.jpg"], env).returncode == 0
-    after = datetime.now(timezone.utc)
+    after = datetime.now(UTC)
     values = dict(token.split("=", 1) for token in shlex.split(flag.read_text()))
     assert before.timestamp() + 120 <= int(values["AURORAL_UNTIL_EPOCH"]) <= after.timestamp() + 121
     assert values["AURORAL_FRAME_PATH"] == "/srv/allsky/-odd.jpg"

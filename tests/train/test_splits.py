@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from auroral.train.splits import PARTS, Split, by_night, night_of, stratified
 
 
 def _samples(per_class: int = 20, nights: int = 8) -> list[Sample]:
-    start = datetime(2014, 12, 1, 18, tzinfo=timezone.utc)
+    start = datetime(2014, 12, 1, 18, tzinfo=UTC)
     out = []
     for c, label in enumerate(("arcs", "faint", "breakup")):
         for i in range(per_class):
@@ -56,7 +56,7 @@ def test_night_split_keeps_nights_together():
 
 
 def test_night_boundary_is_noon():
-    evening = datetime(2014, 12, 1, 22, tzinfo=timezone.utc)
+    evening = datetime(2014, 12, 1, 22, tzinfo=UTC)
     assert night_of(evening) == night_of(evening + timedelta(hours=7)) == "2014-12-01"
     assert night_of(evening + timedelta(hours=15)) == "2014-12-02"
 

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from auroral.edge.tools.replay import capture_time_from_name
 from auroral.edge.tools.synth import night_sequence
 
 FRAMES, NIGHTS = 200, 4
-START = datetime(2019, 1, 3, 18, 0, tzinfo=timezone.utc)
+START = datetime(2019, 1, 3, 18, 0, tzinfo=UTC)
 BAD = {"KIR_20190104_020000.jpg": b"not a jpeg at all", "KIR_20190104_020100.jpg": b""}
 
 
@@ -61,7 +61,8 @@ def station_rows(bundle, paths: list[Path]) -> pd.DataFrame:
     predictions = classifier.predict(loaded.batch)
     rows = []
     for path, prediction in zip(paths, predictions, strict=True):
-        row = {"path": str(path), "captured_at": capture_time_from_name(path.name), "label": prediction.label,
+        row = {"path": str(path), "captured_at": capture_time_from_name(path.name), "time_source": "name",
+               "label": prediction.label,
                "confidence": prediction.confidence, "model_sha256": classifier.model_sha256}
         row.update({f"p_{c}": p for c, p in prediction.probabilities.items()})
         rows.append(row)
@@ -78,6 +79,7 @@ def assert_same_rows(results: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert list(results["label"]) == list(expected["label"])
     assert (results["model_sha256"] == expected["model_sha256"]).all()
     assert list(results["captured_at"]) == [pd.Timestamp(t) for t in expected["captured_at"]]
+    assert list(results["time_source"]) == list(expected["time_source"])
     probability_columns = ["confidence"] + [c for c in expected.columns if c.startswith("p_")]
     np.testing.assert_allclose(results[probability_columns].to_numpy(), expected[probability_columns].to_numpy(),
                                atol=2e-6)
@@ -198,15 +200,17 @@ def test_discovery_patterns_and_date_ranges(archive):
     everything = discover([str(root)])
     assert everything == sorted(good + bad)  # labels.csv is not a frame
     assert discover([str(root)], patterns=("KIR_20190103_*",)) == [p for p in good if "20190103_" in p.name]
-    since, until = datetime(2019, 1, 4, 0, 0, tzinfo=timezone.utc), datetime(2019, 1, 4, 3, 0, tzinfo=timezone.utc)
+    since, until = datetime(2019, 1, 4, 0, 0, tzinfo=UTC), datetime(2019, 1, 4, 3, 0, tzinfo=UTC)
     in_range = discover([str(root)], since=since, until=until)
     assert in_range == sorted(p for p in good + bad if since <= capture_time_from_name(p.name) < until)
     assert 0 < len(in_range) < len(everything)
     assert discover([str(root / "2019" / "01*")]) == good  # a glob as the source
     (root / "undated.jpg").write_bytes(b"")
-    try:
-        assert root / "undated.jpg" not in discover([str(root)], since=since)  # cannot be placed in a range
-        assert (root / "undated.jpg").resolve() in discover([str(root)])
+    stamp = datetime(2019, 1, 4, 1, 0, tzinfo=UTC).timestamp()
+    os.utime(root / "undated.jpg", (stamp, stamp))
+    try:  # no time in the header or the name: placed by its mtime, as the station does
+        assert (root / "undated.jpg").resolve() in discover([str(root)], since=since, until=until)
+        assert (root / "undated.jpg").resolve() not in discover([str(root)], until=since)
     finally:
         (root / "undated.jpg").unlink()
 

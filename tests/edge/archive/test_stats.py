@@ -1,7 +1,7 @@
 """`auroral stats`: count tables that match the Parquet rows, hour-of-night binning, and the three figures."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ def results_dataset(out: Path, seed: int = 3) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
     for night in range(12):
-        evening = datetime(2019, 11, 1, 17, 0, tzinfo=timezone.utc) + timedelta(days=7 * night)
+        evening = datetime(2019, 11, 1, 17, 0, tzinfo=UTC) + timedelta(days=7 * night)
         for minute in range(0, 13 * 60, 20):
             probabilities = rng.dirichlet(np.ones(len(CLASSES)))
             best = int(np.argmax(probabilities))

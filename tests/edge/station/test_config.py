@@ -97,6 +97,22 @@ def test_check_config_catches_a_missing_ca_file(tmp_path, toy_bundle):
     assert line.endswith(f"{path}: mqtt: ca_file /nonexistent/ca.crt does not exist (needed with tls = true)")
 
 
+@pytest.mark.parametrize("command, reason", [
+    ("['/nonexistent/camera-high-rate']", "'/nonexistent/camera-high-rate' is not an executable file"),
+    ("['{not_executable}']", "is not an executable file"),
+    ("[]", "command is empty"),
+])
+def test_check_config_fails_for_an_onset_command_that_cannot_run(tmp_path, toy_bundle, command, reason):
+    not_executable = tmp_path / "camera.sh"
+    not_executable.write_text("#!/bin/sh\n")  # no execute permission
+    path = write(tmp_path, f"[watch]\ndirs=['{tmp_path}']\n[model]\nbundle='{toy_bundle.root}'\n"
+                           f"[trigger]\ncommand={command.format(not_executable=not_executable)}\n")
+    result = run_cli("--config", str(path), "--check-config")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "trigger.command" in line and reason in line
+
+
 def test_check_config_accepts_a_good_file(tmp_path, toy_bundle):
     path = write(tmp_path, f"station='kiruna'\n[watch]\ndirs=['{tmp_path}']\n[model]\nbundle='{toy_bundle.root}'\n")
     result = run_cli("--config", str(path), "--check-config")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -23,13 +24,15 @@ COLOURS = [(255, 40, 40), (40, 255, 40), (40, 40, 255), BREAKUP, QUIET, (200, 12
 
 
 class Camera:
-    """Writes PNG frames with Kiruna-style names and remembers what the toy bundle must call each."""
+    """Writes PNG frames with Kiruna-style names, one minute apart in capture time and ending about now (a
+    live camera: its onsets may trigger), and remembers what the toy bundle must call each."""
 
     def __init__(self, folder: Path, spec):
         self.folder, self.spec, self.count, self.expected = folder, spec, 0, {}
+        self.start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
 
     def shoot(self, colour) -> str:
-        name = f"KIR_20261124_{20 + self.count // 60:02d}{self.count % 60:02d}00.png"
+        name = f"KIR_{self.start + timedelta(seconds=self.count):%Y%m%d_%H%M%S}.png"
         self.count += 1
         image = np.zeros((48, 48, 3), np.uint8)
         image[:] = colour
@@ -60,7 +63,8 @@ def test_each_frame_published_once_with_its_label_and_status_retained(tmp_path, 
         assert sorted(f.frame for f in received) == sorted(camera.expected)
         assert {f.frame: f.label for f in received} == camera.expected
         assert sorted(f.seq for f in received) == list(range(len(COLOURS)))
-        assert all(f.model.sha256 == toy_bundle.sha256() and f.captured_at.hour >= 20 for f in received)
+        assert all(f.model.sha256 == toy_bundle.sha256() for f in received)
+        assert all(abs(f.captured_at - datetime.now(UTC)) < timedelta(hours=1) for f in received)
         with Collector(broker, "auroral/kiruna/status") as late:  # a new subscriber gets the retained status
             status = late.wait_for(lambda ms: len(ms) >= 1)[0]
         assert status.retain and StatusMessage.model_validate_json(status.payload).state == "online"
@@ -101,9 +105,11 @@ def test_restart_classifies_nothing_twice_and_skips_nothing(tmp_path, broker, to
 
 def test_breakup_sequence_gives_one_trigger_per_onset(tmp_path, broker, toy_bundle):
     marker_file, cpus_file = tmp_path / "onsets.txt", tmp_path / "cpus.txt"
-    # the frame's name comes after "--", so a name beginning with "-" is never taken for an option
-    command = (f'[ "$1" = "--" ] || exit 9; echo "$2" >> {marker_file}; '
-               f'grep Cpus_allowed_list /proc/$$/status >> {cpus_file}; exit 3')
+    # the frame's path comes after "--", so a name beginning with "-" is never taken for an option; the rest of
+    # the trigger is in the environment
+    command = (f'[ "$1" = "--" ] || exit 9; '
+               f'echo "$2 $AURORAL_FRAME $AURORAL_REASON $AURORAL_CAPTURED_AT $AURORAL_UNTIL $AURORAL_DURATION_S" '
+               f'>> {marker_file}; grep Cpus_allowed_list /proc/$$/status >> {cpus_file}; exit 3')
     config = {"trigger": {"n": 2, "m": 3, "threshold": 0.9, "cooldown_s": 0, "duration_s": 120,
                           "command": ["sh", "-c", command, "onset"]}}
     sky = [BREAKUP, BREAKUP, BREAKUP, BREAKUP, QUIET, QUIET, QUIET, BREAKUP, BREAKUP, QUIET]
@@ -118,13 +124,19 @@ def test_breakup_sequence_gives_one_trigger_per_onset(tmp_path, broker, toy_bund
         settle(collector, station, marker)
         marker.loop_stop()
         triggers = [m.json() for m in collector.on("capture/trigger")]
-        assert [t["frame"] for t in triggers] == [names[1], names[8]], "one trigger per onset, at its second frame"
+        assert [t["frame"] for t in triggers] == [names[0], names[7]], "one trigger per onset, at its first frame"
         assert all(t["mode"] == "high_rate" and t["duration_s"] == 120 for t in triggers)
+        assert [t["path"] for t in triggers] == [str(station.watch / names[0]), str(station.watch / names[7])]
+        for t in triggers:
+            assert datetime.fromisoformat(t["until"]) - datetime.fromisoformat(t["at"]) == timedelta(seconds=120)
         onsets = [a for a in (m.json() for m in collector.on("alerts")) if a["type"] == "breakup_onset"]
-        assert [a["frame"] for a in onsets] == [names[1], names[8]]
-        station.wait_until(lambda: marker_file.exists() and len(marker_file.read_text().split()) == 2,
+        assert [(a["frame"], a["live"]) for a in onsets] == [(names[0], True), (names[7], True)]
+        assert [a["captured_at"] for a in onsets] == [t["captured_at"] for t in triggers]
+        station.wait_until(lambda: marker_file.exists() and len(marker_file.read_text().splitlines()) == 2,
                            what="the onset command ran twice")
-        assert marker_file.read_text().split() == [names[1], names[8]]
+        runs = [line.split() for line in marker_file.read_text().splitlines()]
+        assert [run[:3] for run in runs] == [[t["path"], t["frame"], "breakup_onset"] for t in triggers]
+        assert [run[3:] for run in runs] == [[t["captured_at"], t["until"], "120"] for t in triggers]
         ours = next(line for line in Path("/proc/self/status").read_text().splitlines()
                     if line.startswith("Cpus_allowed_list"))
         assert cpus_file.read_text().splitlines() == [ours] * 2, "the camera's command must not inherit a pinned CPU"

@@ -2,25 +2,33 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+from auroral.edge.classes import CLASSES, default_class_sets
 from auroral.edge.station.config import AuroraConfig, ExternalConfig, TriggerConfig
-from auroral.edge.station.decide import Alert, Decider, Trigger
+from auroral.edge.station.decide import Alert, Decider, Observation, StateChange, Trigger
 
-T0 = datetime(2026, 11, 24, 22, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
 
 
 def decider(state=None, external=None, **trigger) -> Decider:
-    settings = {"n": 2, "m": 3, "threshold": 0.8, "cooldown_s": 600, "max_per_hour": 6, **trigger}
-    return Decider(TriggerConfig(**settings), AuroraConfig(frames=2),
+    settings = {"labels": ["breakup"], "n": 2, "m": 3, "threshold": 0.8, "cooldown_s": 600, "max_per_hour": 6,
+                **trigger}
+    auroral, _ = default_class_sets(CLASSES)
+    return Decider(TriggerConfig(**settings), AuroraConfig(labels=auroral, frames=2),
                    ExternalConfig(**{"min_confidence": 0.8, "cooldown_s": 600, **(external or {})}), state)
 
 
+def seen(name: str, label: str, captured_at: datetime, confidence: float = 0.95) -> Observation:
+    return Observation(name, f"/cam/{name}", captured_at, label, confidence)
+
+
 def run(d: Decider, labels, start=T0, step_s=10.0, confidence=0.95):
-    """Feed labels one per ``step_s``; return (index, event) pairs."""
+    """Feed labels one per ``step_s``, each decided as it is captured; return (index, event) pairs."""
     events = []
     for i, label in enumerate(labels):
-        for event in d.observe(f"f{i}", label, confidence, start + timedelta(seconds=i * step_s)):
+        at = start + timedelta(seconds=i * step_s)
+        for event in d.observe(seen(f"f{i}", label, at, confidence), at):
             events.append((i, event))
     return events
 
@@ -41,7 +49,8 @@ def test_onset_needs_n_of_last_m_and_fires_once_while_breakup_lasts():
 
 def test_low_confidence_breakup_does_not_count():
     d = decider()
-    assert not triggers([(0, e) for e in d.observe("a", "breakup", 0.5, T0) + d.observe("b", "breakup", 0.79, T0)])
+    events = d.observe(seen("a", "breakup", T0, 0.5), T0) + d.observe(seen("b", "breakup", T0, 0.79), T0)
+    assert not triggers([(0, e) for e in events])
 
 
 def test_cooldown_suppresses_a_second_trigger_but_not_the_alert():
@@ -109,13 +118,13 @@ def test_the_external_budget_is_its_own_and_survives_a_restart():
 
 def test_a_trigger_time_in_the_future_is_clamped_when_loaded(caplog):
     """A trigger recorded while the clock was a day ahead must not block triggers until the clock catches up."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ahead = decider(cooldown_s=600)
     run(ahead, ["breakup", "breakup"], start=now + timedelta(days=1))
     with caplog.at_level(logging.WARNING, logger="auroral.decide"):
         restarted = decider(state=ahead.snapshot(), cooldown_s=600)
-    assert [r.message.split()[0] for r in caplog.records] == ["event=trigger_time_clamped"]
-    assert all(datetime.fromisoformat(t) <= datetime.now(timezone.utc) for t in restarted.snapshot()["triggers"])
+    assert [r.message.split()[0] for r in caplog.records].count("event=trigger_time_clamped") == 1
+    assert all(datetime.fromisoformat(t) <= datetime.now(UTC) for t in restarted.snapshot()["triggers"])
     assert triggers(run(restarted, ["faint"] * 3 + ["breakup", "breakup"], start=now + timedelta(seconds=601))) == [4]
 
 
@@ -128,4 +137,52 @@ def test_a_trigger_time_in_the_future_is_clamped_when_compared(caplog):
         events = run(d, ["faint"] * 3 + ["breakup", "breakup"], start=T0)
         assert triggers(events) == []  # one cooldown from the clamped time
         assert triggers(run(d, ["faint"] * 3 + ["breakup", "breakup"], start=T0 + timedelta(seconds=700))) == [4]
-    assert [r.message.split()[0] for r in caplog.records] == ["event=trigger_time_clamped"]
+    assert [r.message.split()[0] for r in caplog.records].count("event=trigger_time_clamped") == 1
+
+
+def test_an_onset_names_the_first_frame_of_its_window_with_its_capture_time():
+    events = run(decider(), ["faint", "breakup", "faint", "breakup"])
+    [(fired, onset)] = [(i, e) for i, e in events if isinstance(e, Alert) and e.type == "breakup_onset"]
+    [trigger] = [e for _, e in events if isinstance(e, Trigger)]
+    assert fired == 3 and onset.frame == "f1" and onset.captured_at == T0 + timedelta(seconds=10) and onset.live
+    assert (trigger.frame, trigger.path, trigger.captured_at) == ("f1", "/cam/f1", T0 + timedelta(seconds=10))
+    assert trigger.until == trigger.at + timedelta(seconds=trigger.duration_s)
+
+
+def test_frames_older_than_max_age_give_their_onsets_but_never_trigger():
+    d = decider(max_age_s=300)
+    last_night = T0 - timedelta(days=2)
+    events = []
+    for i, label in enumerate(["faint", "breakup", "breakup", "breakup", "faint"]):
+        events += d.observe(seen(f"f{i}", label, last_night + timedelta(minutes=i)), T0)
+    onsets = [e for e in events if isinstance(e, Alert) and e.type == "breakup_onset"]
+    assert [(o.frame, o.live) for o in onsets] == [("f1", False)]
+    assert not [e for e in events if isinstance(e, Trigger)]
+
+
+def test_the_sky_state_follows_capture_time_not_processing_order():
+    d = decider()
+    newest = d.observe(seen("f9", "arcs", T0 + timedelta(minutes=9)), T0 + timedelta(minutes=9))
+    assert [e.label for e in newest if isinstance(e, StateChange)] == ["arcs"]
+    for i in range(8, 0, -1):  # the backlog drains behind the live sky, newest first
+        late = d.observe(seen(f"f{i}", "breakup", T0 + timedelta(minutes=i)), T0 + timedelta(minutes=10))
+        assert not [e for e in late if isinstance(e, (StateChange, Trigger))], "a late frame moved the sky"
+        assert all(not e.live for e in late if isinstance(e, Alert))
+    assert d.sky["label"] == "arcs"
+
+
+def test_a_snapshot_from_before_the_two_streams_still_loads():
+    old = {"window": [True, False], "armed": False, "triggers": [T0.isoformat()], "aurora": None, "streak": [],
+           "sky": {"label": "breakup", "since": T0.isoformat()}}
+    d = decider(state=old)
+    assert [e["hit"] for e in d.live.window] == [True, False] and not d.live.armed and d.triggers == [T0]
+
+
+def test_frames_decided_while_the_clock_was_ahead_do_not_make_later_ones_late(caplog):
+    d = decider()
+    ahead = T0 + timedelta(days=1)
+    d.observe(seen("f0", "faint", ahead), ahead)  # camera and station clocks a day ahead, then corrected
+    with caplog.at_level(logging.WARNING, logger="auroral.decide"):
+        events = d.observe(seen("f1", "arcs", T0), T0)
+    assert [e.label for e in events if isinstance(e, StateChange)] == ["arcs"]
+    assert "event=capture_time_clamped" in caplog.text

@@ -8,7 +8,7 @@ import contextlib
 import json
 import tempfile
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
@@ -141,9 +141,9 @@ def test_a_source_that_is_not_a_station_id_is_rejected(topic):
     assert acted == [] and rejected(metrics, "bad_source") == 1
 
 
-zones = st.none() | st.timezones() | st.just(timezone.utc)
+zones = st.none() | st.timezones() | st.just(UTC)
 any_time = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=zones)
-recent = st.builds(lambda s, zone: (utc_now() + timedelta(seconds=s)).astimezone(zone or timezone.utc)
+recent = st.builds(lambda s, zone: (utc_now() + timedelta(seconds=s)).astimezone(zone or UTC)
                    .replace(tzinfo=zone), st.integers(-400, 400), zones)  # naive or aware, around now
 valid_looking = st.fixed_dictionaries(
     {"type": st.sampled_from(["breakup_onset", "aurora_on", "external_arm", "frame_quarantined"]),
@@ -214,7 +214,7 @@ def test_trigger_flood_from_outside_is_rate_limited(tmp_path, broker, toy_bundle
         client = connected_client(broker)
         try:
             station.wait_until(lambda: station.connected() == 1, what="daemon connected")
-            now = datetime.now(timezone.utc).isoformat()
+            now = datetime.now(UTC).isoformat()
             alert = AlertMessage(type="breakup_onset", at=now, frame="TRO_20261124_220000.jpg", confidence=0.99)
             for _ in range(200):
                 client.publish(NEIGHBOUR_ALERTS, alert.to_json(), qos=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -86,10 +86,10 @@ def test_each_odd_input_is_handled_and_the_station_goes_on(tmp_path, broker, toy
                 status, report = station.healthz()
                 assert status == 200, f"after {name}: {report}"
                 assert station.alive, f"the daemon died on {name}"
-            fresh = {"type": "breakup_onset", "at": datetime.now(timezone.utc).isoformat(), "confidence": 0.95}
+            fresh = {"type": "breakup_onset", "at": datetime.now(UTC).isoformat(), "confidence": 0.95}
             _alert(client, fresh)
             station.wait_until(lambda: station.triggers() == 1, what="a valid alert still acted on")
-            late = datetime.now(timezone.utc) - timedelta(days=1)
+            late = datetime.now(UTC) - timedelta(days=1)
             _alert(client, {"type": "breakup_onset", "at": late.isoformat(), "confidence": "0.9"})
         finally:
             client.publish("auroral/tromso/alerts", b"", qos=1, retain=True).wait_for_publish(10)

@@ -56,8 +56,10 @@ def test_a_backlog_is_taken_as_a_micro_batch():
 def test_hidden_and_temporary_names_are_not_frames():
     patterns = ["*.jpg", "*.png"]
     assert is_candidate(Path("KIR_20261124_220000.JPG"), patterns)
-    for name in (".KIR.jpg", "KIR.jpg.part", "KIR.jpg.tmp", "~KIR.jpg", "KIR.txt"):
+    for name in (".KIR.jpg", "KIR.jpg.part", "KIR.jpg.tmp", "KIR.jpg~", "KIR.txt"):
         assert not is_candidate(Path(name), patterns), name
+    for name in ("~KIR.jpg", "#12.jpg"):  # a camera may name its frames so: only the pattern decides
+        assert is_candidate(Path(name), patterns), name
 
 
 def test_a_created_only_file_waits_to_settle_unless_its_close_event_comes():

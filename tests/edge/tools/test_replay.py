@@ -2,7 +2,7 @@
 import subprocess
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from auroral.edge.frames import read_frame
 from auroral.edge.tools.replay import capture_time_from_name, frames_in_capture_order, replay
 from auroral.edge.tools.synth import generate, night_sequence
 
-START = datetime(2026, 1, 4, 22, 0, tzinfo=timezone.utc)
+START = datetime(2026, 1, 4, 22, 0, tzinfo=UTC)
 
 
 def auroral(*args) -> subprocess.CompletedProcess:
@@ -24,8 +24,8 @@ def auroral(*args) -> subprocess.CompletedProcess:
 
 
 def test_capture_time_from_name():
-    assert capture_time_from_name("KIR_20190104_213005.jpg") == datetime(2019, 1, 4, 21, 30, 5, tzinfo=timezone.utc)
-    assert capture_time_from_name("ABK-20200229_000000_cam2.png") == datetime(2020, 2, 29, tzinfo=timezone.utc)
+    assert capture_time_from_name("KIR_20190104_213005.jpg") == datetime(2019, 1, 4, 21, 30, 5, tzinfo=UTC)
+    assert capture_time_from_name("ABK-20200229_000000_cam2.png") == datetime(2020, 2, 29, tzinfo=UTC)
     assert capture_time_from_name("frame_0001.jpg") is None
     assert capture_time_from_name("KIR_20190231_213000.jpg") is None  # no 31 February
 

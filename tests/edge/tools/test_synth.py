@@ -2,18 +2,19 @@
 import csv
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
+from auroral.edge.capture_time import CaptureTime
 from auroral.edge.classes import CLASSES
 from auroral.edge.errors import UserError
 from auroral.edge.frames import read_frame
 from auroral.edge.tools.replay import capture_time_from_name
 from auroral.edge.tools.synth import generate, night_sequence, render_frame
 
-START = datetime(2026, 1, 4, 20, 0, tzinfo=timezone.utc)
+START = datetime(2026, 1, 4, 20, 0, tzinfo=UTC)
 
 
 def auroral(*args) -> subprocess.CompletedProcess:
@@ -182,13 +183,13 @@ def test_night_sequence_names_labels_and_breakup_run(tmp_path):
 
 
 def test_night_sequence_default_breakup_is_about_sixty_percent_in_and_ends_now(tmp_path):
-    before = datetime.now(timezone.utc).replace(microsecond=0)
+    before = datetime.now(UTC).replace(microsecond=0)
     written = night_sequence(tmp_path / "night", n_frames=40, size=24, seed=1)
     labels = [r["label"] for r in read_labels(tmp_path / "night")]
     onset = labels.index("breakup")
     assert 20 <= onset <= 28 and labels[onset:onset + 5] == ["breakup"] * 5 and labels.count("breakup") == 5
     last = capture_time_from_name(written[-1].name)
-    assert before <= last <= datetime.now(timezone.utc)
+    assert before <= last <= datetime.now(UTC)
 
 
 def test_night_sequence_arcs_brighten_before_the_breakup(tmp_path):
@@ -229,3 +230,55 @@ def test_cli_bad_argument_is_a_one_line_error(tmp_path):
     result = auroral("synth", "--out", str(tmp_path / "data"), "--per-class", "0")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["auroral synth: error: --per-class must be at least 1, got 0"]
+
+
+NIGHT_TREES = {  # as each program files 2026-01-14 23:59 and 2026-01-15 00:00 Stockholm time
+    "plain": ["KIR_20260114_235900.jpg", "KIR_20260115_000000.jpg"],
+    "indi-allsky": ["ccd_{uuid}/exposures/20260114/night/14_23/ccd1_20260114_235900.jpg",
+                    "ccd_{uuid}/exposures/20260114/night/15_00/ccd1_20260115_000000.jpg"],
+    "allsky": ["20260114/image-20260114235900.jpg", "20260114/image-20260115000000.jpg"],
+}
+
+
+@pytest.mark.parametrize("layout", sorted(NIGHT_TREES))
+def test_cli_night_writes_the_camera_programs_tree_in_its_time_zone(tmp_path, layout):
+    out = tmp_path / "camera"
+    result = auroral("synth", "--night", "--layout", layout, "--start", "2026-01-14T23:59", "--timezone",
+                     "Europe/Stockholm", "--frames", "2", "--size", "32", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = read_labels(out)
+    camera = next((p.name[4:] for p in out.glob("ccd_*")), "")
+    assert [r["path"] for r in rows] == [p.format(uuid=camera) for p in NIGHT_TREES[layout]]
+    utc = [datetime(2026, 1, 14, 22, 59, tzinfo=UTC), datetime(2026, 1, 14, 23, 0, tzinfo=UTC)]
+    assert [datetime.fromisoformat(r["timestamp"]) for r in rows] == utc
+    frames = [out / r["path"] for r in rows]
+    assert [datetime.fromtimestamp(p.stat().st_mtime, UTC) for p in frames] == utc
+    captured = [CaptureTime(tz="Europe/Stockholm")(p) for p in frames]
+    assert [c.at for c in captured] == utc
+    assert {c.source for c in captured} == {"exif" if layout == "indi-allsky" else "name"}
+    extras = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jpg") if p not in frames)
+    if layout == "indi-allsky":  # the newest exposure again, and thumbnails named by uuid
+        assert (out / "latest.jpg").read_bytes() == frames[-1].read_bytes()
+        assert len(extras) == 3 and all("/thumbnails/" in e for e in extras if e != "latest.jpg")
+    elif layout == "allsky":  # a thumbnail of the same name beside each
+        assert extras == sorted(f"20260114/thumbnails/{p.name}" for p in frames)
+    else:
+        assert extras == []
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--start", "2026-11-31T18:00"], "--start '2026-11-31T18:00' is not a date-time (use e.g. 2026-11-29T18:00)"),
+    (["--timezone", "Mars/Olympus"], "--timezone: unknown time zone 'Mars/Olympus'"),
+])
+def test_cli_night_bad_start_or_zone_is_a_one_line_error(tmp_path, args, message):
+    result = auroral("synth", "--night", "--out", str(tmp_path / "night"), *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"auroral synth: error: {message}")
+
+
+def test_cli_night_options_without_night_are_a_one_line_error(tmp_path):
+    result = auroral("synth", "--out", str(tmp_path / "data"), "--layout", "allsky")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "auroral synth: error: --layout, --start and --timezone describe a night: add --night"]
