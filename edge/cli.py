@@ -29,7 +29,7 @@ COMMAND_MODULES = (
     "auroral.edge.tools.listen",       # listen
     "auroral.export.bench.cli",  # bench
     "auroral.edge.archive.cli",  # archive, stats
-    "auroral.edge.archive.night_cli",  # night
+    "auroral.edge.archive.night.cli",  # night
     "auroral.export.demo",       # demo
     "auroral.edge.backends.cli",  # engine
     "auroral.edge.tools.camera_circle",  # circle

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from matplotlib.artist import Artist
     from matplotlib.axes import Axes
 
-    from auroral.edge.archive.night import Night, NightFrame
+    from auroral.edge.archive.night.products import Night, NightFrame
 
 log = logging.getLogger(__name__)
 

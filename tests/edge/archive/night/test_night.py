@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from auroral.edge.archive import keogram
-from auroral.edge.archive.night import from_archive, from_state, night_window
+from auroral.edge.archive.night import keogram
+from auroral.edge.archive.night.products import from_archive, from_state, night_window
 from auroral.edge.capture_time import Captured
 from auroral.edge.classes import CLASSES
 from auroral.edge.classifier import Prediction

@@ -34,8 +34,8 @@ def _date(text: str) -> date:
 
 def run_night_command(args: argparse.Namespace) -> int:
     require("archive", "pyarrow", "pandas", "matplotlib")
-    from auroral.edge.archive.night import from_archive, from_state, night_window
-    from auroral.edge.archive.night_report import write_night
+    from auroral.edge.archive.night.products import from_archive, from_state, night_window
+    from auroral.edge.archive.night.summary import write_night
 
     window = night_window(args.date, args.timezone)
     site = SkyModel(args.site) if args.site else None

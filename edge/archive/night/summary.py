@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from auroral.edge.archive import keogram
-from auroral.edge.archive.night import Night, catalogue
+from auroral.edge.archive.night import keogram
+from auroral.edge.archive.night.products import Night, catalogue
 from auroral.edge.contract import printable
 
 log = logging.getLogger(__name__)
