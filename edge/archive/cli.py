@@ -86,7 +86,7 @@ def run_stats_command(args: argparse.Namespace) -> int:
     require("archive", "pyarrow", "pandas", "matplotlib")
     from auroral.edge.archive.stats import write_stats
 
-    written = write_stats(args.results, args.out, args.longitude)
+    written = write_stats(args.results, args.out, args.longitude, args.moonless, args.site)
     for path in written:
         print(path)
     return 0
@@ -155,4 +155,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats.add_argument("--out", required=True, type=Path, help="folder for the PNG and CSV files")
     stats.add_argument("--longitude", type=_longitude, metavar="DEG",
                        help="station longitude (east positive): hours become local solar time instead of UTC")
+    stats.add_argument("--site", type=_site, metavar="LAT,LON[,ELEVATION_M]",
+                       help="the station: hours become magnetic local time (AACGM-v2, with auroral[mlt]; else "
+                            "local solar time at its longitude)")
+    stats.add_argument("--moonless", action="store_true",
+                       help="occurrence rates over dark frames without a bright moon only (needs archive --site)")
     stats.set_defaults(func=run_stats_command)

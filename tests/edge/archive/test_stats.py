@@ -14,7 +14,7 @@ from auroral.edge.classes import CLASSES
 from auroral.edge.errors import UserError
 
 SHA = "a" * 64
-FIGURES = ("occurrence_by_hour.png", "nightly_timeline.png", "monthly_counts.png")
+FIGURES = ("occurrence_rate_by_hour.png", "occurrence_by_hour.png", "nightly_timeline.png", "monthly_counts.png")
 
 
 def results_dataset(out: Path, seed: int = 3) -> pd.DataFrame:
@@ -60,7 +60,9 @@ def test_counts_csv_match_the_parquet_rows(tmp_path):
         data = (tmp_path / "stats" / figure).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 10_000, figure
     assert sorted(p.name for p in written) == sorted(FIGURES + ("counts_by_hour.csv", "counts_by_month.csv",
-                                                                 "counts_by_night.csv"))
+                                                                 "counts_by_night.csv", "occurrence_rate_by_hour.csv"))
+    rates = pd.read_csv(tmp_path / "stats" / "occurrence_rate_by_hour.csv", index_col=0)
+    assert rates["dark_frames"].sum() == len(dated)  # no sky columns: every dated frame counts as dark
 
 
 def test_longitude_shifts_hours_to_local_solar_time(tmp_path):
@@ -96,3 +98,57 @@ def test_ribbon_cells_hold_the_most_frequent_class_of_their_night():
     assert matrix[0, cell[215]] == CLASSES.index("patchy")
     assert matrix[1, cell[2000]] == CLASSES.index("faint")
     assert np.isnan(matrix).sum() == matrix.size - 3
+
+
+def test_occurrence_is_a_rate_over_dark_and_moonless_frames():
+    from auroral.edge.archive.stats import NIGHT_HOURS, dark_frames, rate_table
+
+    at = pd.Timestamp("2026-01-10 22:10", tz="UTC")
+    rows = pd.DataFrame({
+        "captured_at": [at] * 6 + [pd.Timestamp("2026-01-10 13:10", tz="UTC")] * 2,
+        "label": ["arcs", "arcs", "faint", "faint", "arcs", "breakup", "arcs", "arcs"],
+        "sky": ["night"] * 6 + ["day"] * 2,
+        "moonlit": [False, False, False, False, True, True, False, False],
+    }).assign(hour=lambda f: f["captured_at"].dt.hour)
+    classes = ["breakup", "arcs", "faint"]
+    dark, meaning = dark_frames(rows)
+    rates = rate_table(dark, classes, NIGHT_HOURS)
+    assert rates.loc[22, "dark_frames"] == 6 and rates.loc[13, "dark_frames"] == 0  # day frames never count
+    assert rates.loc[22, "arcs"] == pytest.approx(3 / 6) and np.isnan(rates.loc[13, "arcs"])
+    moonless, _ = dark_frames(rows, moonless=True)
+    assert rate_table(moonless, classes, NIGHT_HOURS).loc[22, "arcs"] == pytest.approx(2 / 4)
+    assert "dark sky" in meaning
+    everything, note = dark_frames(rows.drop(columns=["sky", "moonlit"]))
+    assert len(everything) == 8 and "--site" in note
+
+
+def test_magnetic_local_time_from_aacgm_and_the_solar_fallback_without_it(tmp_path, monkeypatch, caplog):
+    import builtins
+    import logging
+
+    import aacgmv2
+
+    from auroral.edge.archive.stats import magnetic_offset_hours
+    from auroral.edge.sky import Site
+
+    kiruna = Site(67.84, 20.41, 400.0)
+    at = pd.Series(pd.to_datetime(["2026-01-10 22:00", "2026-01-10 22:02"], utc=True))
+    offsets = magnetic_offset_hours(at, kiruna)
+    mlon = aacgmv2.convert_latlon(67.84, 20.41, 0.4, datetime(2026, 1, 10))[1]
+    expected = float(np.asarray(aacgmv2.convert_mlt(mlon, datetime(2026, 1, 10, 22, 0))).ravel()[0]) - 22.0
+    assert offsets.tolist() == pytest.approx([expected, expected], abs=1e-3)  # one value per 5 minutes
+    assert 1.0 < expected < 2.5  # Kiruna: MLT is about UTC + 1.4 h
+
+    real_import = builtins.__import__
+
+    def without_aacgmv2(name, *args, **kwargs):
+        if name == "aacgmv2":
+            raise ImportError("not installed here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_aacgmv2)
+    assert magnetic_offset_hours(at, kiruna) is None
+    results_dataset(tmp_path / "r.parquet")
+    with caplog.at_level(logging.WARNING, "auroral.edge.archive.stats"):
+        write_stats(tmp_path / "r.parquet", tmp_path / "stats", site=kiruna)
+    assert "event=stats_mlt_unavailable fallback=local_solar_time" in caplog.text
