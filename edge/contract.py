@@ -15,7 +15,12 @@ from auroral.edge.capture_time import TimeSource
 from auroral.edge.sky import SkyKind
 
 #: topics whose last message the broker keeps for new subscribers
-RETAINED = frozenset({"status", "state"})
+RETAINED = frozenset({"status", "state", "thumbnail", "thumbnail/onset"})
+
+#: topics whose payload is not JSON (and so has no model): name → the payload's media type. ``thumbnail`` is a
+#: small JPEG of the newest frame, ``thumbnail/onset`` of the frame that started the latest breakup onset; raw
+#: bytes, as dashboards and Home Assistant's image entity take them
+RAW: dict[str, str] = {"thumbnail": "image/jpeg", "thumbnail/onset": "image/jpeg"}
 
 #: a station id: one topic level, safe to echo in logs, alerts and triggers
 STATION_ID = r"^[A-Za-z0-9_-]{1,64}$"

@@ -32,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "< 0.5 pp accuracy cost, else fp32)")
     parser.add_argument("--metrics-port", type=int, help="Prometheus /metrics and /healthz port (0: off)")
     parser.set_defaults(func=run)
+    _register_homeassistant(subparsers)
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -76,3 +77,30 @@ def run(args: argparse.Namespace) -> int:
     from auroral.edge.station.daemon import run_daemon
 
     return run_daemon(config)
+
+
+def _register_homeassistant(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "homeassistant", help="manage the station's Home Assistant MQTT discovery",
+        description="The station announces itself to Home Assistant with [homeassistant] enabled = true "
+                    "(docs/STATION.md). 'remove' deletes what it announced.")
+    commands = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    remove = commands.add_parser(
+        "remove", help="delete the station's entities from Home Assistant",
+        description="Publish an empty retained payload on each of the station's discovery config topics, so "
+                    "Home Assistant removes its device and entities. Stop the daemon first, or set "
+                    "[homeassistant] enabled = false: a running daemon announces them again on its next connect.")
+    remove.add_argument("--config", type=Path, required=True, help="the station's TOML file")
+    remove.add_argument("--broker", help="MQTT broker as HOST:PORT (default: the file's)")
+    remove.set_defaults(func=run_remove)
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    """``auroral homeassistant remove``: delete what the station announced to Home Assistant."""
+    require("edge", "paho.mqtt")
+    from auroral.edge.station.config import load_config, parse_broker
+    from auroral.edge.station.homeassistant import remove_entities
+
+    config = load_config(args.config, {"mqtt": parse_broker(args.broker)} if args.broker else None)
+    print(remove_entities(config))
+    return 0

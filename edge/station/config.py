@@ -97,6 +97,11 @@ class MqttConfig(_Section):
     inflight: int = Field(default=20, ge=1, le=1000, description="unacknowledged messages in flight")
     rate_per_s: float = Field(default=50.0, gt=0,
                               description="spool backlog send rate, so broker queues do not overflow")
+    thumbnails: bool = Field(default=False, description="publish a small JPEG of the newest frame (and of the frame "
+                                                        "that started an onset) on <prefix>/<station>/thumbnail")
+    thumbnail_max_side: int = Field(default=320, ge=16, le=4096, description="longer side of a thumbnail, pixels")
+    thumbnail_max_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024,
+                                     description="size cap: re-encoded smaller until it fits, else not published")
 
     @field_validator("prefix")
     @classmethod
@@ -258,6 +263,17 @@ class NotifyConfig(_Section):
         return urls
 
 
+class HomeAssistantConfig(_Section):
+    enabled: bool = Field(default=False, description="announce the station to Home Assistant (MQTT discovery) on "
+                                                     "every connect; false does not remove what was announced")
+    discovery_prefix: str = Field(default="homeassistant", description="Home Assistant's discovery prefix")
+
+    @field_validator("discovery_prefix")
+    @classmethod
+    def _prefix(cls, prefix: str) -> str:
+        return check_level(prefix)
+
+
 def apprise_service(url: str) -> NotifyBase | None:
     """Apprise's service object for one URL, or None when Apprise cannot parse it. Apprise's own log is muted
     meanwhile: it prints a URL it cannot parse in full, tokens and passwords included."""
@@ -301,6 +317,7 @@ class StationConfig(_Section):
                                                               "and every frame counts as night")
     sky: SkyConfig = SkyConfig()
     notify: NotifyConfig = NotifyConfig()
+    homeassistant: HomeAssistantConfig = HomeAssistantConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -31,6 +31,7 @@ from auroral.edge.station.journal import Journal
 from auroral.edge.station.metrics import StationMetrics
 from auroral.edge.station.spool import Spool
 from auroral.edge.station.statedb import StateDB
+from auroral.edge.station.thumbnails import RecentThumbnails
 
 log = logging.getLogger("auroral.ledger")
 
@@ -46,12 +47,13 @@ class Classified:
     live: bool
     version: FileVersion  # the exposure the label is about
     sky: Sky | None = None  # None without [site]
+    thumbnail: bytes | None = None  # a JPEG for dashboards ([mqtt] thumbnails), made for live frames only
 
 
 class Ledger:
     def __init__(self, db: StateDB, journal: Journal, spool: Spool, decider: Decider, metrics: StationMetrics,
                  prefix: str, station: str, model: ModelRef, after_commit: Callable[[Sequence[Event]], None],
-                 min_confidence: float = 0.0):
+                 min_confidence: float = 0.0, thumbnails: RecentThumbnails | None = None):
         self.db = db
         self.history = History(db)
         self.min_confidence = min_confidence  # below it a frame is published as uncertain and decides nothing
@@ -63,6 +65,7 @@ class Ledger:
         self.station = station
         self.model = model
         self.after_commit = after_commit  # wakes the publisher and queues the onset command
+        self.thumbnails = thumbnails  # None unless [mqtt] thumbnails: the newest frames' JPEGs, for onsets
         self._lock = threading.Lock()  # decisions and their messages are made one change at a time
 
     @classmethod
@@ -79,11 +82,18 @@ class Ledger:
                                 config.sky.max_moon_illumination)
         decider = Decider(config.trigger, config.aurora, config.external, state, config.sky,
                           sky.next_dark if sky else None)
+        thumbnails = RecentThumbnails(config.trigger.m) if config.mqtt.thumbnails else None
         return cls(db, journal, spool, decider, metrics, config.mqtt.prefix, config.station, model, after_commit,
-                   config.model.min_confidence)
+                   config.model.min_confidence, thumbnails)
 
     def close(self) -> None:
         self.db.close()
+
+    def is_newest(self, captured_at: datetime) -> bool:
+        """Whether a frame captured at ``captured_at`` would be the newest capture decided so far (the live
+        sky); read without the lock, so a hint for what is worth preparing, settled again in the transaction."""
+        latest = self.decider.latest
+        return latest is None or captured_at >= latest
 
     # --- what can happen -------------------------------------------------------------------------
     def frames(self, classified: Sequence[Classified]) -> None:
@@ -97,6 +107,7 @@ class Ledger:
                 prediction = item.prediction
                 uncertain = prediction is not None and prediction.confidence < self.min_confidence
                 seq = self.journal.next_seq(conn)
+                newest = self.is_newest(item.captured.at)  # under the lock: the decider's own test of the live sky
                 found = self.decider.observe(Observation(
                     name, str(item.path), item.captured.at, prediction.label if prediction else None,
                     min(1.0, max(0.0, prediction.confidence)) if prediction else None, uncertain, item.sky), now)
@@ -107,6 +118,8 @@ class Ledger:
                 self._put(conn, [messages.frame(name, item.captured, prediction, self.model,
                                                 time.time() - item.seen, seq, uncertain, item.sky)], item.live)
                 self._put(conn, [messages.event(e, now) for e in found if not isinstance(e, StateChange)], item.live)
+                if newest and item.live:
+                    self._thumbnails(conn, item, found)
                 self.journal.record(conn, str(item.path), "done", seq, item.version)
                 self.history.add_frame(conn, SeenFrame(seq, name, str(item.path), item.captured.at,
                                                        prediction.label if prediction else None,
@@ -165,6 +178,22 @@ class Ledger:
                         self.history.add_decision(conn, _decision(event, now))
                 self.journal.save_state(conn, "decider", self.decider.snapshot())
             self._committed(events)
+
+    def _thumbnails(self, conn: sqlite3.Connection, item: Classified, found: Sequence[Event]) -> None:
+        """Spool the newest frame's thumbnail, and that of the frame that started a live breakup onset (kept
+        from when it was the newest frame): retained, each supersedes the one before it."""
+        if self.thumbnails is None:
+            return
+        if item.thumbnail is not None:
+            self.spool.put(conn, topic(self.prefix, self.station, "thumbnail"), item.thumbnail, True, True)
+            self.thumbnails.add(item.path.name, item.thumbnail)
+        for event in found:
+            if isinstance(event, Alert) and event.type == "breakup_onset" and event.live:
+                jpeg = self.thumbnails.get(event.frame)
+                if jpeg is None:
+                    log.info("event=thumbnail_skipped frame=%r reason=onset_frame_not_seen_since_start", event.frame)
+                    continue
+                self.spool.put(conn, topic(self.prefix, self.station, "thumbnail/onset"), jpeg, True, True)
 
     def _put(self, conn: sqlite3.Connection, outgoing: Sequence[messages.Outgoing], live: bool) -> None:
         for item in outgoing:

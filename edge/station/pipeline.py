@@ -28,6 +28,7 @@ from auroral.edge.sky import Site, Sky, SkyModel
 from auroral.edge.station.ledger import Classified, Ledger
 from auroral.edge.station.scheduler import Item, Scheduler
 from auroral.edge.station.supervisor import Component, Context
+from auroral.edge.station.thumbnails import thumbnail
 
 log = logging.getLogger("auroral.pipeline")
 
@@ -45,6 +46,7 @@ class Frame:
     version: FileVersion
     sky: Sky | None  # None without [site]
     row: int | None  # its row in the batch; None when the model does not run on it (not night)
+    thumbnail: bytes | None = None  # [mqtt] thumbnails: a JPEG of the newest live frame
 
 
 @dataclass
@@ -116,12 +118,23 @@ class Pipeline(Component):
                 fresh.append(frame)
         if not fresh:
             return None
+        self._thumbnails(fresh)
         rows = [frame.row for frame in fresh if frame.row is not None]
         if rows != list(range(len(batch))):  # some decoded frames were dropped: keep the rows of the others
             batch = batch[rows]
             for number, frame in enumerate(frame for frame in fresh if frame.row is not None):
                 frame.row = number
         return Work(fresh, batch)
+
+    def _thumbnails(self, frames: list[Frame]) -> None:
+        """A thumbnail of each live frame newer than every frame decided so far (``[mqtt] thumbnails``): made
+        here, beside the inference of the batch before, and never for a backlog."""
+        mqtt = self.config.mqtt
+        if not mqtt.thumbnails:
+            return
+        for frame in frames:
+            if frame.item.live and self.ledger.is_newest(frame.captured.at):
+                frame.thumbnail = thumbnail(frame.item.path, mqtt.thumbnail_max_side, mqtt.thumbnail_max_bytes)
 
     def _decode(self, items: list[Item], early: dict[int, Captured],
                 skies: dict[int, Sky | None]) -> tuple[list[Frame], np.ndarray]:
@@ -229,7 +242,7 @@ class Pipeline(Component):
         for _ in predictions:
             self.metrics.latency.labels("infer").observe((inferred - started) / len(predictions))
         classified = [Classified(f.item.path, f.captured, predictions[f.row] if f.row is not None else None,
-                                 f.item.seen, f.item.live, f.version, f.sky) for f in work.frames]
+                                 f.item.seen, f.item.live, f.version, f.sky, f.thumbnail) for f in work.frames]
         try:
             self.ledger.frames(classified)
         except Exception:

@@ -2,10 +2,11 @@
 
 Each connection attempt uses a fresh paho client (MQTT v5, falling back to 3.1.1 if the broker refuses
 v5), with the retained ``offline`` status as last will; the password file is read for each attempt,
-so a corrected one is used without a restart. On every CONNACK it publishes ``online`` and the latest
-retained messages again (a broker without persistence forgets them when it restarts), subscribes to the
-external alert topics, then sends the spool, at most
-``inflight`` unacknowledged and ``rate_per_s`` per second; a message leaves the spool only on PUBACK.
+so a corrected one is used without a restart. On every CONNACK it publishes ``online``, the Home Assistant
+discovery configs (:mod:`~auroral.edge.station.homeassistant`) and the latest retained messages again (a broker
+without persistence forgets them when it restarts), subscribes to the external alert topics, then sends the
+spool, at most ``inflight`` unacknowledged and ``rate_per_s`` per second; a message leaves the spool only on
+PUBACK.
 Failures (refused, TLS, timeouts, keepalive loss) are logged with the reason and retried with
 exponential back-off. The backlog is rate-limited (``rate_per_s``) so replaying it after an outage does
 not overflow the broker's queues; fresh messages about live frames go first and are not paced. The
@@ -27,7 +28,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from auroral.edge import __version__
 from auroral.edge.contract import topic, utc_now
-from auroral.edge.station import messages
+from auroral.edge.station import homeassistant, messages
 from auroral.edge.station.config import MqttConfig
 from auroral.edge.station.spool import Spool
 from auroral.edge.station.supervisor import Component, Context
@@ -63,6 +64,9 @@ class Publisher(Component):
         self.on_external = on_external
         self.wake = wake  # set when the spool has something new to send
         self.status_topic = topic(self.mqtt.prefix, self.station, "status")
+        # Home Assistant discovery ([homeassistant] enabled): retained configs, published after `online`
+        self.discovery = (homeassistant.discovery(context.config, __version__)
+                          if context.config.homeassistant.enabled else [])
         self.connected = False
         self._refused = False
         self._fallback = False
@@ -237,6 +241,8 @@ class Publisher(Component):
         log.info("event=mqtt_connected broker=%s:%d spool_depth=%d", self.mqtt.host, self.mqtt.port,
                  self.spool.depth)
         client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
+        for config_topic, config in self.discovery:
+            client.publish(config_topic, config, qos=1, retain=True)
         for retained_topic, payload in self.spool.retained():  # e.g. `state`, lost if the broker restarted
             client.publish(retained_topic, payload, qos=1, retain=True)
         for pattern in self.external_topics:

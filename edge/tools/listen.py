@@ -74,6 +74,10 @@ def describe(topic: str, payload: bytes | bytearray) -> str:
     parts = topic.split("/")
     station, kind = (parts[1], "/".join(parts[2:])) if len(parts) >= 3 else ("?", topic)
     station, kind = shown(station), shown(kind)
+    from auroral.edge.contract import RAW
+
+    if kind in RAW:  # a thumbnail: binary by contract
+        return f"{station:<10} {kind:<8} ({RAW[kind]}, {len(payload)} bytes)"
     try:
         m = json.loads(payload)
     except ValueError:
@@ -130,11 +134,17 @@ def run(args: argparse.Namespace) -> int:
     def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         nonlocal received
         if args.json:
-            try:
-                body = json.loads(message.payload)
-            except ValueError:
-                body = message.payload.decode("utf-8", "replace")
-            line = json.dumps({"topic": message.topic, "payload": body})
+            from auroral.edge.contract import RAW
+
+            kind = "/".join(message.topic.split("/")[2:])
+            if kind in RAW:  # binary by contract: its size, not its bytes
+                line = json.dumps({"topic": message.topic, "media_type": RAW[kind], "bytes": len(message.payload)})
+            else:
+                try:
+                    body = json.loads(message.payload)
+                except ValueError:
+                    body = message.payload.decode("utf-8", "replace")
+                line = json.dumps({"topic": message.topic, "payload": body})
         else:
             line = describe(message.topic, message.payload)
         print(line, flush=True)

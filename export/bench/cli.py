@@ -20,8 +20,10 @@ from auroral.edge.extras import require
 log = logging.getLogger(__name__)
 
 #: --quick: a small model on small frames, enough to see that every part runs (numbers are not meaningful)
-QUICK = {"model": "resnet18", "image_size": 64, "frames": 6, "camera_size": 256, "repeats": 4}
-FULL = {"model": "resnet50", "image_size": 224, "frames": 32, "camera_size": 1024, "repeats": 40}
+QUICK = {"model": "resnet18", "image_size": 64, "frames": 6, "camera_size": 256, "repeats": 4, "archive_frames": 48,
+         "flood_frames": 100}
+FULL = {"model": "resnet50", "image_size": 224, "frames": 32, "camera_size": 1024, "repeats": 40,
+        "archive_frames": 1024, "flood_frames": 5000}
 
 
 def register(subparsers) -> None:
@@ -30,8 +32,11 @@ def register(subparsers) -> None:
         description="On the same frames in one run: model-only latency at batch 1 and batch N for PyTorch eager, "
                     "ONNX Runtime fp32 and int8 (and CUDA/TensorRT where present); the whole station path (real "
                     "mosquitto + the `auroral run` daemon, file closed -> MQTT message received) at a steady rate "
-                    "and in a burst; and the floor (model FLOPs / measured matmul peak). Weights are random: "
-                    "timing does not depend on them. See docs/PERFORMANCE.md.")
+                    "and in a burst, and its memory through a flood of frames; `auroral archive` with 1 and 2 "
+                    "workers; and the floor (model FLOPs / measured matmul peak). Weights are random: timing does "
+                    "not depend on them. A full run takes about 6 minutes on 2 CPU cores (--quick: about 1 "
+                    "minute); --no-station, --no-archive and smaller --flood-frames / --archive-frames shorten it. "
+                    "See docs/PERFORMANCE.md.")
     parser.add_argument("--quick", action="store_true",
                         help=f"small and fast (default model {QUICK['model']} at {QUICK['image_size']} px, "
                              f"{QUICK['frames']} frames): checks that everything runs, numbers are not meaningful")
@@ -49,7 +54,13 @@ def register(subparsers) -> None:
     parser.add_argument("--repeats", type=int, help=f"timed model calls at batch 1 (unset: {FULL['repeats']})")
     parser.add_argument("--mqtt-rate", type=float, metavar="MSG_PER_S",
                         help="set the daemon's [mqtt] rate_per_s (unset: the daemon's own default)")
-    parser.add_argument("--no-station", action="store_true", help="skip the station path (model-only and floor)")
+    parser.add_argument("--archive-frames", type=int,
+                        help=f"frames of the archive phase, the bench frames in turn (unset: {FULL['archive_frames']})")
+    parser.add_argument("--flood-frames", type=int,
+                        help=f"frames written at once to the daemon while its memory is sampled "
+                             f"(unset: {FULL['flood_frames']})")
+    parser.add_argument("--no-station", action="store_true", help="skip the station path, burst and flood")
+    parser.add_argument("--no-archive", action="store_true", help="skip the archive phase")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE as JSON")
     parser.add_argument("--workdir", type=Path,
                         help="keep the bundle, frames and daemon log here (unset: a temporary folder)")
@@ -67,7 +78,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
     if args.mqtt_rate is not None and not args.mqtt_rate > 0:
         raise UserError(f"--mqtt-rate must be positive, got {args.mqtt_rate}")
     limits = {"image_size": (32, 1024), "batch": (1, 256), "frames": (1, 10000), "camera_size": (64, 2048),
-              "repeats": (1, 100000)}
+              "repeats": (1, 100000), "archive_frames": (1, 1000000), "flood_frames": (1, 1000000)}
     for key, (low, high) in limits.items():
         if not low <= chosen[key] <= high:
             raise UserError(f"--{key.replace('_', '-')} must be between {low} and {high}, got {chosen[key]}")
@@ -77,12 +88,15 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     require("export", "torch", "onnx", "onnxruntime", "paho.mqtt", "prometheus_client")
     chosen = settings(args)
+    if not args.no_archive:
+        require("archive", "pyarrow", "pandas", "tqdm")  # what `auroral archive --engine pool` needs
+    parts = {"station": not args.no_station, "archive": not args.no_archive, "targets": not args.quick}
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
-        results = measure(chosen, args.workdir.resolve(), station=not args.no_station)
+        results = measure(chosen, args.workdir.resolve(), **parts)
     else:
         with tempfile.TemporaryDirectory(prefix="auroral-bench-") as scratch:
-            results = measure(chosen, Path(scratch), station=not args.no_station)
+            results = measure(chosen, Path(scratch), **parts)
     from auroral.export.bench.report import render, write_json
 
     print(render(results))
@@ -92,16 +106,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def measure(chosen: dict[str, Any], workdir: Path, station: bool) -> dict[str, Any]:
-    """Every measurement, in an order that keeps them from disturbing each other (daemon last, alone)."""
+def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool, targets: bool) -> dict[str, Any]:
+    """Every measurement, in an order that keeps them from disturbing each other (daemon and archive alone).
+
+    ``targets``: judge the figures against the targets (not for ``--quick``, whose figures mean nothing).
+    """
     from auroral.edge.preprocess import PreprocessSpec
+    from auroral.export.bench.archive import archive_phase
     from auroral.export.bench.bundle import timing_bundle, timing_model
     from auroral.export.bench.floor import distance, floor, model_flops, peak_gflops
     from auroral.export.bench.frames import bench_frames, host_stages, model_inputs
-    from auroral.export.bench.report import targets
+    from auroral.export.bench.report import judge
     from auroral.export.bench.station import station_path
 
     load_before = os.getloadavg()[0]
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     spec = PreprocessSpec(size=chosen["image_size"])
     module = timing_model(chosen["model"])
     frames, source = bench_frames(workdir / "frames", chosen["frames"], chosen["camera_size"],
@@ -121,12 +140,15 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool) -> dict[str, A
         results["station"] = station_path(bundle_dir, "int8", chosen["batch"], chosen["mqtt_rate"], frames,
                                           workdir / "station", steady_frames=chosen["frames"],
                                           steady_interval_s=after_idle["ort_cpu_int8"]["gap_s"],
-                                          burst_frames=max(chosen["frames"], 8 * chosen["batch"]))
-    results["config"]["machine"] = {"cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
-                                    os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                                          burst_frames=max(chosen["frames"], 8 * chosen["batch"]),
+                                          flood_frames=chosen["flood_frames"])
+    if archive:
+        results["archive"] = archive_phase(frames, bundle_dir, workdir / "archive", chosen["archive_frames"], cpus)
+    results["config"]["machine"] = {"cpus": cpus, "processor": platform.processor() or platform.machine(),
                                     "load_average_1m_before": round(load_before, 2),
                                     "load_average_1m_after": round(os.getloadavg()[0], 2)}
-    results["targets"] = targets(results, chosen["batch"])
+    if targets:
+        results["targets"] = judge(results, chosen["batch"])
     return results
 
 
@@ -136,6 +158,7 @@ def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, A
     Also batch-1 ORT CPU latency with the station's steady cadence between calls, the fair yardstick for
     the steady station path (back-to-back calls keep caches and the thread pool hot).
     """
+    from auroral.edge.archive.worker import INFER_BATCH
     from auroral.edge.bundle import load_bundle
     from auroral.export.bench.model import (
         GPU_BATCHES,
@@ -153,6 +176,9 @@ def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, A
     gpu_batches = [b for b in GPU_BATCHES if b not in batches]
     for name, per_batch in model_only(gpu, inputs, gpu_batches, chosen["repeats"]).items():
         model[name].update(per_batch)
+    if INFER_BATCH not in batches:  # the archive phase's yardstick: int8 at the archive worker's batch
+        model["ort_cpu_int8"].update(model_only({"ort_cpu_int8": runnable["ort_cpu_int8"]}, inputs, [INFER_BATCH],
+                                                max(5 * INFER_BATCH, chosen["repeats"]))["ort_cpu_int8"])
     add_speedups(model)
     gap_s = round(max(0.25, 4 * model["ort_cpu_int8"]["batch1"]["median_ms"] / 1000.0), 3)
     after_idle = {name: time_after_idle(runnable[name], inputs, gap_s, max(5, chosen["repeats"] // 4))

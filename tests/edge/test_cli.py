@@ -16,7 +16,7 @@ from auroral.edge.station.config import ModelConfig
 from auroral.edge.tools.synth import generate
 
 SUBCOMMANDS = ["synth", "train", "evaluate", "export", "run", "replay", "listen", "bench", "archive", "stats", "demo",
-               "engine", "circle", "night"]
+               "engine", "circle", "night", "homeassistant"]
 #: each command that shows a progress bar, with the least arguments it parses
 WITH_BARS = {
     "train": ["--data", "data", "--out", "run"],

@@ -92,9 +92,11 @@ def doc() -> dict[str, list[list[list[str]]]]:
 
 
 def test_topic_table_lists_every_topic_with_its_model_and_retain_flag(doc):
-    expected = {contract.topic("auroral", "<station>", name): (model.__name__, "yes" if name in contract.RETAINED
+    """A JSON topic names its model; a raw one (``contract.RAW``) its media type."""
+    payloads = {**{name: model.__name__ for name, model in contract.SCHEMAS.items()}, **contract.RAW}
+    expected = {contract.topic("auroral", "<station>", name): (payload, "yes" if name in contract.RETAINED
                                                                else "no", "1")
-                for name, model in contract.SCHEMAS.items()}
+                for name, payload in payloads.items()}
     (rows,) = doc["Topics"]
     documented = {unquote(row[0]): (unquote(row[1]), row[2], row[3]) for row in rows}
     assert documented == expected

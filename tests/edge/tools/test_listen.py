@@ -187,3 +187,8 @@ def test_a_bad_mqtt_section_names_the_key(tmp_path):
     config = tmp_path / "station.toml"
     config.write_text("[mqtt]\nprot = 1\n")
     assert "mqtt.prot: unknown key" in one_line_error(run_listen("--config", str(config)))
+
+
+def test_a_thumbnail_is_named_not_printed():
+    line = describe("auroral/kiruna/thumbnail", b"\xff\xd8\xff\xe0" + bytes(100))
+    assert line.split() == ["kiruna", "thumbnail", "(image/jpeg,", "104", "bytes)"]
