@@ -25,8 +25,9 @@ most ``max_per_hour``. Arming from other stations has its own budget (``[externa
 captured and its command run.
 
 A trigger time later than now (recorded while the clock was ahead) is clamped to now and logged, so a
-clock that was wrong once blocks triggers for one cooldown at most, not until it catches up; so is the
-newest capture time decided, so later frames are not all taken for late ones.
+clock that was wrong once blocks triggers for one cooldown at most, not until it catches up; so is a
+newest capture time more than an hour ahead of the clock, so later frames are not all taken for late ones
+(a camera clock a few minutes ahead keeps its frames in order).
 """
 from __future__ import annotations
 
@@ -42,6 +43,9 @@ from auroral.edge.sky import Sky
 from auroral.edge.station.config import AuroraConfig, ExternalConfig, SkyConfig, TriggerConfig
 
 log = logging.getLogger("auroral.decide")
+
+#: a newest capture further ahead of the station's clock than this was stamped by a clock that was wrong
+_CLOCK_AHEAD = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,7 @@ class Decider:
         self.history = _Stream(trigger, aurora, state.get("history", {}))
         latest = state.get("latest")
         self.latest: datetime | None = datetime.fromisoformat(latest) if latest else None  # newest decided capture
+        self._clamp_logged = False
         now = utc_now()
         self.triggers = _clamped([datetime.fromisoformat(t) for t in state.get("triggers", [])], now, "local")
         self.external_triggers = _clamped([datetime.fromisoformat(t) for t in state.get("external_triggers", [])],
@@ -181,14 +186,19 @@ class Decider:
 
         Give the frames of one batch in capture order."""
         events: list[Event] = []
-        if self.latest is not None and self.latest > now:  # decided while the clock was ahead: the same as above
-            log.warning("event=capture_time_clamped latest=%s now=%s", self.latest.isoformat(), now.isoformat())
+        if self.latest is not None and self.latest > now + _CLOCK_AHEAD:
+            # decided while a clock was far ahead: else every correct frame after it would be taken as late
+            if not self._clamp_logged:
+                log.warning("event=capture_time_clamped latest=%s now=%s", self.latest.isoformat(), now.isoformat())
+                self._clamp_logged = True
             self.latest = now
+        elif self._clamp_logged and seen.captured_at <= now + _CLOCK_AHEAD:
+            self._clamp_logged = False
         late = self.latest is not None and seen.captured_at < self.latest
         stream = self.history if late else self.live
         fresh = not late and abs((now - seen.captured_at).total_seconds()) <= self.trigger.max_age_s
         if not late:
-            self.latest = min(seen.captured_at, now)  # a camera clock ahead must not make later frames late
+            self.latest = seen.captured_at
             events += self._state(seen)
         if not seen.counts:  # day, twilight, an uncertain label, or no label at all: decides nothing
             return events

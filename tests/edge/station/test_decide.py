@@ -186,3 +186,12 @@ def test_frames_decided_while_the_clock_was_ahead_do_not_make_later_ones_late(ca
         events = d.observe(seen("f1", "arcs", T0), T0)
     assert [e.label for e in events if isinstance(e, StateChange)] == ["arcs"]
     assert "event=capture_time_clamped" in caplog.text
+
+
+def test_frames_a_little_ahead_of_the_clock_still_follow_capture_time():
+    d = decider()
+    ahead = [T0 + timedelta(minutes=5, seconds=i) for i in range(3)]  # a camera clock minutes fast
+    labels = ["faint", "breakup", "arcs"]
+    for i in (2, 1, 0):  # processed newest first, as after a burst
+        d.observe(seen(f"f{i}", labels[i], ahead[i]), T0)
+    assert d.sky["label"] == "arcs"  # the newest capture, not the last processed
