@@ -73,6 +73,17 @@ class CommandParser(argparse.ArgumentParser):
         super().__init__(**kwargs)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (workers, chunk sizes, batch sizes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="auroral", formatter_class=HelpFormatter, parents=[global_options(DEFAULT_LOG_LEVEL)],

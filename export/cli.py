@@ -8,8 +8,9 @@ import argparse
 from pathlib import Path
 
 from auroral.edge import progress
-from auroral.edge.backends.cli import DEFAULT_MAX_BATCH, build_engines, max_batch, precision_list
+from auroral.edge.backends.cli import DEFAULT_MAX_BATCH, build_engines, precision_list
 from auroral.edge.bundle import PRECISIONS
+from auroral.edge.cli import positive_int
 from auroral.edge.errors import UserError
 from auroral.edge.extras import require
 
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="check parity on the first N validation images only")
     parser.add_argument("--tensorrt", action="store_true",
                         help="also build TensorRT engines, as `auroral engine` does (needs TensorRT and a GPU)")
-    parser.add_argument("--max-batch", type=max_batch, default=DEFAULT_MAX_BATCH, metavar="N",
+    parser.add_argument("--max-batch", type=positive_int, default=DEFAULT_MAX_BATCH, metavar="N",
                         help="largest batch of the TensorRT optimisation profile")
     parser.add_argument("--verify", type=Path, metavar="BUNDLE_DIR",
                         help="re-check an existing bundle: hashes and parity")

@@ -12,7 +12,7 @@ from pathlib import Path
 from auroral.edge import progress
 from auroral.edge.archive.engine import ENGINES
 from auroral.edge.bundle import PRECISIONS
-from auroral.edge.cli import RawDescriptionHelpFormatter
+from auroral.edge.cli import RawDescriptionHelpFormatter, positive_int
 from auroral.edge.errors import UserError
 from auroral.edge.extras import require
 from auroral.edge.sky import Site, SkyModel
@@ -34,16 +34,6 @@ Auroral statistics from an archive run: class occurrence by hour of night, a nig
 ribbon, monthly counts (PNG), and the counts behind them (CSV). Hours are UTC, or local solar time
 (UTC + longitude/15 h) with --longitude; pass a magnetic longitude for an approximate MLT.
 """
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _longitude(text: str) -> float:
@@ -136,15 +126,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     archive.add_argument("--preset", choices=presets.PRESETS, default="plain",
                          help="the camera program that wrote the archive: its name patterns, name times and "
                               "skipped folders (thumbnails), as [watch] preset on the station")
-    archive.add_argument("--workers", type=_positive, default=os.cpu_count() or 1,
+    archive.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                          help="local worker processes (one per CPU core here)")
     archive.add_argument("--engine", choices=ENGINES, default="dask",
                          help="dask: a Dask LocalCluster; pool: a plain local process pool")
     archive.add_argument("--dask", metavar="ADDRESS", type=_scheduler_address,
                          help="use a running Dask scheduler (tcp://host:8786) instead of local workers")
-    archive.add_argument("--chunk-size", type=_positive, default=512,
+    archive.add_argument("--chunk-size", type=positive_int, default=512,
                          help="frames per task and per part file (small runs use smaller chunks)")
-    archive.add_argument("--limit", type=_positive, help="classify at most this many new frames, then stop")
+    archive.add_argument("--limit", type=positive_int, help="classify at most this many new frames, then stop")
     archive.add_argument("--precision", default="fp32", choices=PRECISIONS, help="bundle variant")
     progress.add_option(archive)
     archive.set_defaults(func=run_archive_command)

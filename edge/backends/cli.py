@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from auroral.edge.bundle import PRECISIONS
+from auroral.edge.cli import positive_int
 
 DEFAULT_MAX_BATCH = 16
 
@@ -23,17 +24,6 @@ def precision_list(text: str) -> list[str]:
     return wanted
 
 
-def max_batch(text: str) -> int:
-    """``--max-batch N``: the largest batch of an engine's optimisation profile (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "engine", help="build a bundle's TensorRT engines for this GPU (for the tensorrt backend)",
@@ -44,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("bundle", type=Path, metavar="BUNDLE_DIR", help="model bundle directory")
     parser.add_argument("--precision", type=precision_list, metavar="LIST",
                         help=f"comma list of {','.join(PRECISIONS)} (unset: every variant in the bundle)")
-    parser.add_argument("--max-batch", type=max_batch, default=DEFAULT_MAX_BATCH, metavar="N",
+    parser.add_argument("--max-batch", type=positive_int, default=DEFAULT_MAX_BATCH, metavar="N",
                         help="largest batch of the TensorRT optimisation profile")
     parser.set_defaults(func=run)
 
