@@ -80,7 +80,7 @@ def run_daemon(config: StationConfig) -> int:
                     "hint=%r", "set [site] latitude and longitude so day, twilight and moonlight are known")
     wake = Wakeup()
     commands = CommandRunner(context)
-    notifications = Notifier(context, ledger.history)
+    notifications = Notifier(context)
     listeners += [commands.committed, notifications.committed, lambda events: wake.set()]
     external = ExternalAlerts(config.mqtt.prefix, config.station, config.external.max_bytes, ledger, metrics)
     scheduler = Scheduler(ledger.journal.known, metrics)

@@ -78,6 +78,7 @@ class Alert:
     extra: dict[str, Any] = field(default_factory=dict)
     captured_at: datetime | None = None
     live: bool = True
+    path: str | None = None  # the frame's path on the station (for a thumbnail or a notification)
 
 
 @dataclass(frozen=True)
@@ -206,14 +207,15 @@ class Decider:
         if onset is not None:
             first = datetime.fromisoformat(onset["captured_at"]) if onset.get("captured_at") else None
             events.append(Alert("breakup_onset", onset.get("frame"), onset["confidence"], captured_at=first,
-                                live=fresh))
+                                live=fresh, path=onset.get("path")))
             may = fresh and (self.moonlit_triggers or not (seen.sky and seen.sky.moonlit))
             if may and self._may_trigger(self.triggers, now, self.trigger.cooldown_s, self.trigger.max_per_hour,
                                          "local"):
                 events.append(Trigger("breakup_onset", onset.get("frame"), self.trigger.duration_s, True, now,
                                       first, onset.get("path")))
         for kind in aurora:
-            events.append(Alert(kind, seen.frame, seen.confidence, captured_at=seen.captured_at, live=fresh))
+            events.append(Alert(kind, seen.frame, seen.confidence, captured_at=seen.captured_at, live=fresh,
+                                path=seen.path))
         return events
 
     def _state(self, seen: Observation) -> list[Event]:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,6 @@ from auroral.edge.contract import printable
 from auroral.edge.frames import FrameError
 from auroral.edge.station.config import apprise_service
 from auroral.edge.station.decide import Alert, Event
-from auroral.edge.station.history import History
 from auroral.edge.station.snapshot import snapshot_jpeg
 from auroral.edge.station.supervisor import Component, Context
 
@@ -48,12 +47,11 @@ _WAIT_S = 1.0
 
 
 class Notifier(Component):
-    def __init__(self, context: Context, history: History):
+    def __init__(self, context: Context):
         super().__init__(context)
         notify = self.config.notify
         self.cooldown_s = notify.cooldown_s if notify.cooldown_s is not None else self.config.trigger.cooldown_s
         self.timeout_s = notify.timeout_s
-        self.history = history  # where a frame's path is found from its name and capture time
         if notify.urls:
             logging.getLogger("apprise").propagate = False
         self.services = [_service(url, notify.timeout_s) for url in notify.urls]
@@ -121,7 +119,7 @@ class Notifier(Component):
     def _thumbnail(self, alert: Alert) -> Iterator[AttachFile | None]:
         """The alert's frame as a small JPEG in a temporary file while the notification goes out, or None when
         the frame cannot be found or read (gone, rewritten, unreadable): then the text goes alone."""
-        path = self._frame_path(alert)
+        path = alert.path
         try:
             data = snapshot_jpeg(path, THUMBNAIL_PX) if path else None
         except FrameError as exc:
@@ -135,13 +133,6 @@ class Notifier(Component):
             handle.flush()
             yield AttachFile(handle.name, name=f"{printable(Path(alert.frame or 'frame').stem)[:100]}.jpg",
                              mimetype="image/jpeg")
-
-    def _frame_path(self, alert: Alert) -> str | None:
-        """Where the alert's frame was recorded: by its name among the frames of its capture time."""
-        if alert.frame is None or alert.captured_at is None:
-            return None
-        seen = self.history.frames(alert.captured_at, alert.captured_at + timedelta(seconds=1))
-        return next((frame.path for frame in seen if frame.frame == alert.frame), None)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,7 @@ import pytest
 from auroral.edge.errors import UserError
 from auroral.edge.station.config import load_config
 from auroral.edge.station.decide import Alert, Trigger
-from auroral.edge.station.history import History
 from auroral.edge.station.notify import Notifier
-from auroral.edge.station.statedb import StateDB
 from support.faults import Station, connected_client, settle
 from support.mqttcollect import Collector
 from support.stationctx import make_context, wait_for
@@ -139,7 +137,7 @@ def test_a_failing_endpoint_is_logged_and_counted_and_the_station_goes_on(tmp_pa
 
 def _notifier(tmp_path: Path, **sections) -> Notifier:
     context = make_context(tmp_path, **sections)
-    return Notifier(context, History(StateDB(tmp_path / "state")))
+    return Notifier(context)
 
 
 def _alert(kind: str, frame: str, live: bool = True) -> Alert:
