@@ -41,6 +41,20 @@ def test_exif_without_offset_is_station_local_time_with_subseconds(tmp_path):
     assert (captured.at, captured.source) == (datetime(2026, 1, 15, 21, 10, 5, 250000, tzinfo=UTC), "exif")
 
 
+def test_a_jpeg_without_exif_is_not_parsed_for_it(tmp_path, monkeypatch):
+    with_exif = exif_jpeg(tmp_path / "with.jpg", "2026:01:15 22:10:05", "+00:00")
+    without = tmp_path / "20260115_221005.jpg"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(without)
+    opened = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda fp, *a, **k: opened.append(fp) or real_open(fp, *a, **k))
+    capture_time = CaptureTime()
+    assert capture_time(without).source == "name"
+    assert opened == []  # the header has no Exif segment: Pillow is never asked
+    assert capture_time(with_exif).source == "exif"
+    assert len(opened) == 1
+
+
 def test_fits_date_obs_is_moved_to_mid_exposure(tmp_path):
     hdu = fits.PrimaryHDU(np.zeros((8, 8), np.float32))
     hdu.header["DATE-OBS"] = "2026-01-15T21:10:05"
