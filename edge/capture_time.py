@@ -27,7 +27,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from PIL import ExifTags, Image
 
-_JPEG = b"\xff\xd8"  # a JPEG file's first bytes (SOI)
+from auroral.edge.rasterheader import JPEG_MAGIC
+
 _EXIF_APP1 = b"Exif\x00\x00"  # the identifier that opens a JPEG's APP1 Exif segment, the only place Pillow reads it
 
 #: Kiruna-style names: ``KIR_20261124_220100.jpg``; the default configured pattern
@@ -105,7 +106,7 @@ class CaptureTime:
         return at if _PLAUSIBLE[0] <= at < _PLAUSIBLE[1] else None
 
     def _from_exif(self, header: bytes) -> Captured | None:
-        if header.startswith(_JPEG) and _EXIF_APP1 not in header:
+        if header.startswith(JPEG_MAGIC) and _EXIF_APP1 not in header:
             return None  # a JPEG without an Exif segment, as many all-sky cameras write: nothing for Pillow to parse
         try:
             exif = Image.open(io.BytesIO(header)).getexif().get_ifd(ExifTags.IFD.Exif)
