@@ -71,6 +71,7 @@ class Publisher(Component):
         self._refused = False
         self._fallback = False
         self._inflight: dict[int, int] = {}
+        self._acked: list[int] = []  # spool ids acknowledged in this pass of the loop, deleted together
         self._tokens = 0.0
         self._last_refill = time.monotonic()
         self._status_mid: int | None = None
@@ -186,6 +187,7 @@ class Publisher(Component):
         woken = self.wake in readable and self.wake.drain()
         if sock in readable or pending:
             rc = client.loop_read()
+            self._forget_acked()
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 return rc, woken
         if sock in writable and client.socket() is not None:
@@ -209,7 +211,9 @@ class Publisher(Component):
         deadline = time.monotonic() + _FLUSH_ON_STOP_S
         while self.connected and self.spool.depth and time.monotonic() < deadline:
             self._pump(client)
-            if client.loop(timeout=0.01) != mqtt.MQTT_ERR_SUCCESS:
+            rc = client.loop(timeout=0.01)
+            self._forget_acked()
+            if rc != mqtt.MQTT_ERR_SUCCESS:
                 break
         if self.connected:
             info = client.publish(self.status_topic, self._status("stopped"), qos=1, retain=True)
@@ -258,8 +262,8 @@ class Publisher(Component):
                     properties: Properties) -> None:
         if mid == self._status_mid:
             self._status_mid = None
-        # out of the window before the spool is touched: if the delete fails (disk full; the supervisor's guard
-        # logs and counts it), the message is still spooled and no longer in flight, so the next pump sends it again
+        # out of the window now, out of the spool once this pass of the loop has read every PUBACK it can
+        # (:meth:`_forget_acked`, before the next pump)
         message_id = self._inflight.pop(mid, None)
         if message_id is None:
             return
@@ -269,7 +273,15 @@ class Publisher(Component):
             self.metrics.errors.labels("publish_refused").inc()
         else:
             self.metrics.published.inc()
-        self.spool.delete(message_id)
+        self._acked.append(message_id)
+
+    def _forget_acked(self) -> None:
+        """Delete the messages acknowledged since the last call in one transaction: a burst of PUBACKs costs one
+        commit, not one each. If the delete fails (disk full), the failure is logged and counted and the
+        messages stay spooled, out of flight, so the next pump sends them again."""
+        acked, self._acked = self._acked, []
+        if acked:
+            self.supervisor.guard("mqtt", self.spool.delete)(acked)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         # paho types the payload as bytes | bytearray; it decodes bytes, so this is the same object

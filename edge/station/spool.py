@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from auroral.edge.station.metrics import StationMetrics
@@ -98,11 +99,11 @@ class Spool:
                 (*params, limit + len(skip))).fetchall()
         return [Outbound(r[0], r[1], bytes(r[2]), bool(r[3])) for r in rows if r[0] not in skip][:limit]
 
-    def delete(self, message_id: int) -> None:
-        """Forget an acknowledged message. If this raises (disk full), the message stays spooled and the depth
-        unchanged: it is sent again, and the subscriber drops the duplicate by its ``seq``."""
+    def delete(self, message_ids: Sequence[int]) -> None:
+        """Forget acknowledged messages, in one transaction. If this raises (disk full), they stay spooled and
+        the depth unchanged: they are sent again, and the subscriber drops the duplicates by their ``seq``."""
         with self.db.transaction() as conn:
-            deleted = conn.execute("DELETE FROM spool WHERE id = ?", (message_id,)).rowcount
+            deleted = conn.executemany("DELETE FROM spool WHERE id = ?", [(i,) for i in message_ids]).rowcount
         self._depth -= deleted
         self._gauge()
 

@@ -95,7 +95,7 @@ def published(ledger: Ledger) -> list[tuple[str, dict]]:
         text = message.payload.decode("utf-8")  # strict: a lone surrogate would not even encode
         assert "\n" not in text and "\r" not in text
         found.append((message.topic, json.loads(text)))
-        ledger.spool.delete(message.id)
+        ledger.spool.delete([message.id])
     return found
 
 

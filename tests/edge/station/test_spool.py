@@ -34,7 +34,7 @@ def test_messages_survive_a_reopen_and_leave_only_when_deleted(tmp_path):
     assert spool.depth == 3
     messages = spool.oldest(10, skip=set())
     assert [m.payload for m in messages] == [b"m0", b"m1", b"m2"]
-    spool.delete(messages[0].id)
+    spool.delete([messages[0].id])
     assert [m.payload for m in spool.oldest(10, skip={messages[1].id})] == [b"m2"]
     assert [m.payload for m in spool.fresh_live(60, 5, skip={messages[1].id})] == [b"m2"]
     assert spool.depth == 2
@@ -159,13 +159,36 @@ def test_a_failed_delete_on_puback_sends_the_message_again_and_keeps_the_books(t
     db.conn = _FullDiskOnce(db.conn)
     db.conn.armed = True
     with caplog.at_level(logging.ERROR, "auroral.supervisor"):
-        on_publish(client, None, 1, puback, None)  # the delete of f0 fails
+        on_publish(client, None, 1, puback, None)
+        publisher._forget_acked()  # the delete of f0 fails
     assert "event=component_failed component=mqtt" in caplog.text and failures(context, "mqtt") == 1
     assert spool.depth == 2 and publisher._inflight == {2: spool.oldest(2, set())[1].id}
     publisher._pump(client)  # f0 goes again; f1 is still in flight and is not sent twice
     assert [payload for _, payload in client.sent] == [b"f0", b"f1", b"f0"]
     on_publish(client, None, 2, puback, None)
     on_publish(client, None, 3, puback, None)
+    publisher._forget_acked()
     assert spool.depth == 0 and spool.oldest(10, set()) == [] and publisher._inflight == {}
     assert failures(context, "mqtt") == 1
+    db.close()
+
+
+def test_pubacks_read_in_one_pass_are_deleted_in_one_commit(tmp_path):
+    context = make_context(tmp_path)
+    db, _, spool = open_state(tmp_path)
+    with db.transaction() as conn:
+        for i in range(8):
+            spool.put(conn, "auroral/k/frames", f"f{i}".encode())
+    publisher = Publisher(context, spool, "toy", lambda topic, payload: None, Wakeup())
+    on_publish = publisher._client(mqtt.MQTTv5).on_publish
+    client, puback = _Client(), ReasonCode(PacketTypes.PUBACK, "Success")
+    publisher._pump(client)
+    commits: list[str] = []
+    db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    for mid in range(1, 9):
+        on_publish(client, None, mid, puback, None)
+    assert spool.depth == 8  # acknowledged, not yet forgotten: nothing is pumped before the delete
+    publisher._forget_acked()
+    db.conn.set_trace_callback(None)
+    assert commits == ["COMMIT"] and spool.depth == 0 and spool.oldest(10, set()) == []
     db.close()
