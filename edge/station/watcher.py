@@ -43,6 +43,11 @@ log = logging.getLogger("auroral.watch")
 _TEMP_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".swp", "~")
 _CHECK_S = 2.0  # how often each attached folder's identity (and an inotify overflow) is checked
 _INOTIFY_LOGGER = "watchdog.observers.inotify_c"  # where watchdog reports a kernel queue overflow
+# The events the handler acts on; the kernel is asked for these only. Left out: opens, reads, writes and
+# attribute changes, i.e. every chunk a camera writes and every read of a frame by the daemon itself. Each
+# event crosses three of watchdog's threads, so unfiltered they queue before a frame's own events and
+# take the CPU from the model in a burst.
+_EVENTS = [FileCreatedEvent, DirCreatedEvent, FileClosedEvent, FileMovedEvent, DirMovedEvent, DirDeletedEvent]
 
 
 def is_candidate(path: Path, patterns: list[str]) -> bool:
@@ -187,7 +192,8 @@ class Watcher(Component):
             try:
                 identity = _identity(folder)
                 os.listdir(folder)  # fails early and clearly for a missing or unreadable folder
-                self.watches[folder] = self.observer.schedule(self.handler, str(folder), recursive=self.recursive)
+                self.watches[folder] = self.observer.schedule(self.handler, str(folder), recursive=self.recursive,
+                                                             event_filter=_EVENTS)
                 count = self._rescan(folder)
                 log.info("event=watching folder=%r backlog=%d", str(folder), count)
                 return identity

@@ -2,31 +2,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from pathlib import Path
 
 from auroral.edge.station.watcher import Watcher
+from support.offers import Offers
 from support.stationctx import make_context
 
 OVERFLOW = "Inotify queue overflowed; filesystem events were lost"  # watchdog's own words
-
-
-class Offers:
-    """Stands in for the scheduler: records what the watcher offers."""
-
-    def __init__(self):
-        self.seen: list[tuple[Path, bool]] = []
-        self.changed = threading.Condition()
-
-    def offer(self, path: Path, live: bool, settle_s: float = 0.0) -> None:
-        with self.changed:
-            self.seen.append((path, live))
-            self.changed.notify_all()
-
-    def wait_for(self, count: int, timeout: float) -> bool:
-        with self.changed:
-            return self.changed.wait_for(lambda: len(self.seen) >= count, timeout)
 
 
 def test_overflow_log_record_makes_the_watcher_rescan(tmp_path):
