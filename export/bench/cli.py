@@ -134,7 +134,7 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool,
         "config": {**chosen, "weights": "random initialisation (timing only)", "frames_source": source,
                    "frame_kib_mean": round(sum(p.stat().st_size for p in frames) / len(frames) / 1024, 1)},
         "floor": the_floor, "model": model, "model_after_idle": after_idle, "unavailable": unavailable,
-        "host_stages": host_stages(frames, spec, chosen["repeats"], after_idle["ort_cpu_int8"]["gap_s"]),
+        "host_stages": host_stages(frames, spec, chosen["repeats"]),
     }
     if station:
         results["station"] = station_path(bundle_dir, "int8", chosen["batch"], chosen["mqtt_rate"], frames,

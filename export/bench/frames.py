@@ -5,7 +5,6 @@ station; the model input is produced from them by the station's own decode and p
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,23 +35,15 @@ def model_inputs(frames: list[Path], spec: PreprocessSpec) -> np.ndarray:
     return preprocessor.batch([read_frame(p, min_side=spec.min_source_side()) for p in frames])
 
 
-def host_stages(frames: list[Path], spec: PreprocessSpec, repeats: int, gap_s: float) -> dict[str, dict[str, float]]:
-    """Per-frame cost of the CPU stages before the model: full vs reduced-size JPEG decode, preprocessing, and
-    the two together after ``gap_s`` of idleness (the steady cadence: cold caches, as for the model's ``1*``)."""
+def host_stages(frames: list[Path], spec: PreprocessSpec, repeats: int) -> dict[str, dict[str, float]]:
+    """Per-frame cost of the CPU stages before the model: full vs reduced-size JPEG decode, preprocessing."""
     preprocessor = Preprocessor(spec)
     side = spec.min_source_side()
     reduced = [read_frame(p, min_side=side) for p in frames]
     out = np.empty((3, spec.size, spec.size), np.float32)
     n = len(frames)
-    after_idle = []
-    for i in range(max(5, repeats // 4)):
-        time.sleep(gap_s)
-        started = time.perf_counter()
-        preprocessor(read_frame(frames[i % n], side), out=out)
-        after_idle.append(time.perf_counter() - started)
     return {
         "decode_full": summarize(time_calls(lambda i: read_frame(frames[i % n]), repeats, 1)),
         "decode_reduced": summarize(time_calls(lambda i: read_frame(frames[i % n], side), repeats, 1)),
         "preprocess": summarize(time_calls(lambda i: preprocessor(reduced[i % n], out=out), repeats, 1)),
-        "decode_preprocess_after_idle": {"gap_s": gap_s, **summarize(after_idle)},
     }
