@@ -16,7 +16,7 @@ from pathlib import Path
 from auroral.edge.archive.discovery import name_time
 from auroral.edge.archive.engine import Engine
 from auroral.edge.archive.store import ResultStore
-from auroral.edge.archive.worker import classify_chunk
+from auroral.edge.archive.worker import INFER_BATCH, classify_chunk
 from auroral.edge.bundle import load_bundle
 from auroral.edge.capture_time import CaptureTime
 from auroral.edge.progress import bar as progress_bar
@@ -38,6 +38,15 @@ class ArchiveSummary:
         return (self.classified + self.unreadable) / self.seconds if self.seconds > 0 else 0.0
 
 
+def _chunk_size(pending: int, slots: int, largest: int) -> int:
+    """Frames per chunk: ``largest`` for a large run; a smaller run is cut into about 16 chunks per slot, so the
+    slots finish together (at most one small chunk runs alone at the end), but never into chunks smaller than
+    one inference batch unless a slot would otherwise get no work."""
+    even = math.ceil(pending / (16 * slots))
+    smallest = min(INFER_BATCH, math.ceil(pending / slots))
+    return max(1, min(largest, max(even, smallest)))
+
+
 def _chunks(paths: list[str], size: int) -> list[list[str]]:
     return [paths[i:i + size] for i in range(0, len(paths), size)]
 
@@ -52,8 +61,7 @@ def run_archive(paths: list[Path], bundle_dir: Path, out: Path, engine: Engine, 
     done = store.done_paths()
     todo = [str(p) for p in paths if str(p) not in done]
     pending = todo if limit is None else todo[:limit]
-    # small runs are split so that every slot gets work; large ones use chunk_size
-    chunk_size = max(1, min(chunk_size, math.ceil(len(pending) / (4 * engine.slots()))))
+    chunk_size = _chunk_size(len(pending), engine.slots(), chunk_size)
     queue = _chunks(pending, chunk_size)
     log.info("event=archive_start discovered=%d already_done=%d pending=%d chunk_size=%d slots=%d",
              len(paths), len(paths) - len(todo), len(pending), chunk_size, engine.slots())

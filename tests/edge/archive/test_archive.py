@@ -17,7 +17,7 @@ import pytest
 
 from auroral.edge.archive.discovery import discover, name_time
 from auroral.edge.archive.engine import dask_executor, local_pool
-from auroral.edge.archive.relabel import run_archive
+from auroral.edge.archive.relabel import _chunk_size, run_archive
 from auroral.edge.archive.store import errors_path
 from auroral.edge.archive.worker import INFER_BATCH, classify_chunk
 from auroral.edge.classifier import Classifier
@@ -133,7 +133,7 @@ CRASHING_RUN = textwrap.dedent("""
     from pathlib import Path
     import pyarrow.parquet as pq
     from auroral.edge.archive import store as archive_store
-    from auroral.edge.archive.relabel import run_archive
+    from auroral.edge.archive.relabel import _chunk_size, run_archive
     from auroral.edge.archive.discovery import discover
     from auroral.edge.archive.engine import local_pool
 
@@ -241,3 +241,13 @@ def test_a_chunk_larger_than_an_inference_batch_keeps_every_row(archive, toy_bun
     result = classify_chunk(str(toy_bundle.root), "fp32", [str(p) for p in paths], name_time())
     assert [path for path, _ in result.errors] == [str(bad[0])]
     assert_same_rows(pd.DataFrame(result.rows), station_rows(toy_bundle, good[:80]))
+
+
+def test_a_small_run_is_cut_into_chunks_that_keep_every_worker_busy_to_the_end():
+    assert _chunk_size(1_000_000, 2, 512) == 512  # a large run: the chunk size asked for
+    assert _chunk_size(1024, 2, 512) == 32  # 32 chunks: the last one alone costs a worker one batch of idling
+    assert _chunk_size(4096, 2, 512) == 128
+    assert _chunk_size(64, 2, 512) == 32  # never below one inference batch while every worker has work ...
+    assert _chunk_size(40, 2, 512) == 20  # ... and smaller where a batch each would leave a worker without
+    assert _chunk_size(3, 4, 512) == 1
+    assert _chunk_size(1024, 2, 16) == 16  # --chunk-size still caps it
