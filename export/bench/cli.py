@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 QUICK = {"model": "resnet18", "image_size": 64, "frames": 6, "camera_size": 256, "repeats": 4, "archive_frames": 48,
          "flood_frames": 100}
 FULL = {"model": "resnet50", "image_size": 224, "frames": 32, "camera_size": 1024, "repeats": 40,
-        "archive_frames": 1024, "flood_frames": 5000}
+        "archive_frames": 2048, "flood_frames": 5000}
 
 
 def register(subparsers) -> None:
