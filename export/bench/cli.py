@@ -181,6 +181,6 @@ def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, A
                                                 max(5 * INFER_BATCH, chosen["repeats"]))["ort_cpu_int8"])
     add_speedups(model)
     gap_s = round(max(0.25, 4 * model["ort_cpu_int8"]["batch1"]["median_ms"] / 1000.0), 3)
-    after_idle = {name: time_after_idle(runnable[name], inputs, gap_s, max(5, chosen["repeats"] // 4))
+    after_idle = {name: time_after_idle(runnable[name], inputs, gap_s, max(5, chosen["repeats"] // 2))
                   for name in ("ort_cpu_fp32", "ort_cpu_int8")}
     return model, after_idle, unavailable

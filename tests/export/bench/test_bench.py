@@ -53,12 +53,12 @@ def test_quick_bench_prints_tables_and_writes_json(tmp_path):
 
 def _figures(steady_p95_ms=20.0, burst_images_per_s=100.0, archive=(60.0, 110.0), rss_mb=300.0):
     """Hand-made bench results: int8 10 ms at batch 1, 40 ms at batch 8, 320 ms at batch 32 on 2 CPUs;
-    after idle 12 ms; reduced decode 3 ms + preprocess 1 ms."""
+    after idle 12 ms (p95 13 ms); reduced decode 3 ms + preprocess 1 ms."""
     int8 = {"batch1": {"median_ms": 10.0}, "batch8": {"median_ms": 40.0, "images_per_s": 200.0},
             "batch32": {"median_ms": 320.0, "images_per_s": 100.0}}
     return {
         "model": {"ort_cpu_int8": int8},
-        "model_after_idle": {"ort_cpu_int8": {"median_ms": 12.0}},
+        "model_after_idle": {"ort_cpu_int8": {"median_ms": 12.0, "p95_ms": 13.0}},
         "host_stages": {"decode_reduced": {"median_ms": 3.0}, "preprocess": {"median_ms": 1.0}},
         "config": {"machine": {"cpus": 2}},
         "station": {"precision": "int8", "steady": {"p95_ms": steady_p95_ms},
@@ -72,7 +72,7 @@ def test_bounds_follow_from_the_stage_costs_measured_alone():
     from auroral.export.bench.report import bounds
 
     found = bounds(_figures(), batch=8)
-    assert found["steady_p95_ms"] == 16.0  # after-idle inference 12 + decode 3 + preprocess 1: no overlap possible
+    assert found["steady_p95_ms"] == 17.0  # after-idle inference p95 13 + decode 3 + preprocess 1: no overlap possible
     # the model alone keeps both CPUs busy for 2 x 40 / 8 = 10 ms per image; decode + preprocess add 4
     assert found["burst_images_per_s"] == 200.0 * 10 / 14
 
@@ -80,15 +80,15 @@ def test_bounds_follow_from_the_stage_costs_measured_alone():
 def test_targets_are_ratios_to_the_bound():
     from auroral.export.bench.report import judge, verdict
 
-    found = judge(_figures(steady_p95_ms=20.0, burst_images_per_s=100.0), batch=8)
-    assert found["steady_p95_over_bound"] == {"value": 1.25, "target": "<= 1.15", "met": False,
-                                              "measured_ms": 20.0, "bound_ms": 16.0}
+    found = judge(_figures(steady_p95_ms=20.4, burst_images_per_s=100.0), batch=8)
+    assert found["steady_p95_over_bound"] == {"value": 1.2, "target": "<= 1.15", "met": False,
+                                              "measured_ms": 20.4, "bound_ms": 17.0}
     assert found["burst_throughput_over_bound"]["value"] == round(100 / (200 * 10 / 14), 3)  # 0.7
     assert found["burst_throughput_over_bound"]["bound_images_per_s"] == round(200 * 10 / 14, 2)
-    assert verdict("steady_p95_over_bound", found["steady_p95_over_bound"]) == "not met (1.25 of the bound)"
+    assert verdict("steady_p95_over_bound", found["steady_p95_over_bound"]) == "not met (1.20 of the bound)"
     assert verdict("burst_throughput_over_bound", found["burst_throughput_over_bound"]) == "not met (0.70 of the bound)"
 
-    inside = judge(_figures(steady_p95_ms=18.0, burst_images_per_s=130.0), batch=8)  # 1.125 and 0.91
+    inside = judge(_figures(steady_p95_ms=19.5, burst_images_per_s=130.0), batch=8)  # 1.147 and 0.91
     assert inside["steady_p95_over_bound"]["met"] and inside["burst_throughput_over_bound"]["met"]
     assert verdict("steady_p95_over_bound", inside["steady_p95_over_bound"]) == "met"
 
