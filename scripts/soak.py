@@ -25,11 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the fault-injection helpers
 
-from faults import FrameFeed, Ledger, Station, durable_collector, persistent_broker  # noqa: E402
-from toybundle import make_toy_bundle  # noqa: E402
-
 from auroral.edge.bundle import load_bundle  # noqa: E402
 from auroral.edge.logs import setup_logging  # noqa: E402
+from support.faults import FrameFeed, Ledger, Station, durable_collector, persistent_broker  # noqa: E402
+from support.toybundle import make_toy_bundle  # noqa: E402
 
 log = logging.getLogger("auroral.soak")
 FIELDS = ["elapsed_s", "written", "received_frames", "messages", "duplicates", "classified_twice", "pending",
