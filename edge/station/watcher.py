@@ -17,6 +17,7 @@ import fnmatch
 import functools
 import logging
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -35,6 +36,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
+from auroral.edge.station.folderevents import FolderEvents
 from auroral.edge.station.scheduler import Scheduler
 from auroral.edge.station.supervisor import Component, Context
 
@@ -43,6 +45,7 @@ log = logging.getLogger("auroral.watch")
 _TEMP_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".swp", "~")
 _CHECK_S = 2.0  # how often each attached folder's identity (and an inotify overflow) is checked
 _INOTIFY_LOGGER = "watchdog.observers.inotify_c"  # where watchdog reports a kernel queue overflow
+_READ_WAIT_S = 0.25  # the longest the flat folders' event thread waits for the kernel before it beats
 # The events the handler acts on; the kernel is asked for these only. Left out: opens, reads, writes and
 # attribute changes, i.e. every chunk a camera writes and every read of a frame by the daemon itself. Each
 # event crosses three of watchdog's threads, so unfiltered they queue before a frame's own events and
@@ -120,9 +123,14 @@ class Watcher(Component):
         self.settle_s = watch.settle_s
         # never taken as frames, even when it lies inside a watched folder
         self.quarantine = context.config.quarantine_dir.absolute()
+        guard = self.supervisor.guard
+        # flat folders on Linux: the kernel's events read on one thread (FolderEvents); trees: watchdog
+        self.events = (FolderEvents(guard("watch-events", self._kernel_found), guard("watch-events", self.lost),
+                                    guard("watch-events", self.overflowed))
+                       if not self.recursive and sys.platform.startswith("linux") else None)
         self.observer = Observer()
         self.handler = _Events(self)
-        self.watches: dict[Path, ObservedWatch] = {}
+        self.watches: dict[Path, ObservedWatch | None] = {}  # None: watched through self.events
         self._lost = {folder: threading.Event() for folder in dirs}
         self._overflowed = {folder: threading.Event() for folder in dirs}
         self._alarm = _OverflowAlarm(self.overflowed)
@@ -131,7 +139,10 @@ class Watcher(Component):
         inotify_log = logging.getLogger(_INOTIFY_LOGGER)
         inotify_log.setLevel(min(inotify_log.getEffectiveLevel(), logging.WARNING))  # never filtered out
         inotify_log.addHandler(self._alarm)
-        self.observer.start()
+        if self.events is not None:
+            self.spawn("watch-events", self._read_events, deadline_s=_READ_WAIT_S * 4 + 30.0)
+        else:
+            self.observer.start()
         for folder in self.dirs:
             self.spawn(f"watch:{folder}", functools.partial(self._attach, folder), deadline_s=_CHECK_S * 5 + 30.0)
 
@@ -147,8 +158,22 @@ class Watcher(Component):
     def stop(self, timeout: float) -> None:
         super().stop(timeout)
         logging.getLogger(_INOTIFY_LOGGER).removeHandler(self._alarm)
-        self.observer.stop()
-        self.observer.join(timeout=timeout)
+        if self.events is not None:
+            self.events.close()
+        elif self.observer.is_alive():
+            self.observer.stop()
+            self.observer.join(timeout=timeout)
+
+    def _read_events(self) -> None:
+        assert self.events is not None
+        while not self.stopping.is_set():
+            self.supervisor.beat("watch-events")
+            self.events.read(_READ_WAIT_S)
+
+    def _kernel_found(self, path: Path, created: bool) -> None:
+        """A file in a flat folder was created (it may still be written: taken after ``settle_s`` unless its close
+        comes first), or closed after writing, or moved in (complete: taken at once)."""
+        self.found(path, live=True, settle_s=self.settle_s if created else 0.0)
 
     def found(self, path: Path, live: bool, settle_s: float = 0.0) -> None:
         if is_candidate(path, self.patterns) and self.quarantine not in path.parents and not self._excluded(path):
@@ -172,7 +197,7 @@ class Watcher(Component):
             identity = self._attach_once(folder)
             while not self.stopping.is_set():
                 self.supervisor.beat(f"watch:{folder}")
-                if not self.observer.is_alive():
+                if self.events is None and not self.observer.is_alive():
                     raise RuntimeError("watchdog's observer thread has stopped")
                 if overflowed.is_set():
                     overflowed.clear()  # before the rescan: an overflow during it brings another one
@@ -192,8 +217,7 @@ class Watcher(Component):
             try:
                 identity = _identity(folder)
                 os.listdir(folder)  # fails early and clearly for a missing or unreadable folder
-                self.watches[folder] = self.observer.schedule(self.handler, str(folder), recursive=self.recursive,
-                                                             event_filter=_EVENTS)
+                self.watches[folder] = self._schedule(folder)
                 count = self._rescan(folder)
                 log.info("event=watching folder=%r backlog=%d", str(folder), count)
                 return identity
@@ -213,9 +237,19 @@ class Watcher(Component):
             if time.monotonic() >= deadline:
                 return
 
+    def _schedule(self, folder: Path) -> ObservedWatch | None:
+        if self.events is not None:
+            self.events.add(folder)
+            return None
+        return self.observer.schedule(self.handler, str(folder), recursive=self.recursive, event_filter=_EVENTS)
+
     def _unschedule(self, folder: Path) -> None:
-        watch = self.watches.pop(folder, None)
-        if watch is not None:
+        if folder not in self.watches:
+            return
+        watch = self.watches.pop(folder)
+        if watch is None and self.events is not None:
+            self.events.remove(folder)
+        elif watch is not None:
             try:
                 self.observer.unschedule(watch)
             except KeyError:

@@ -1,4 +1,5 @@
-"""An inotify queue overflow loses events; watchdog only logs it, and the watcher answers with a rescan."""
+"""An inotify queue overflow loses events; watchdog (which watches trees) only logs it, and the watcher answers
+with a rescan. Flat folders read the kernel's own overflow event: tests/edge/station/test_folderevents.py."""
 from __future__ import annotations
 
 import logging
@@ -15,7 +16,8 @@ def test_overflow_log_record_makes_the_watcher_rescan(tmp_path):
     folder = tmp_path / "incoming"
     folder.mkdir()
     offers = Offers()
-    context = make_context(tmp_path, watch={"dirs": [str(folder)], "patterns": ["*.jpg"], "folder_retry_max_s": 1.0})
+    context = make_context(tmp_path, watch={"dirs": [str(folder)], "patterns": ["*.jpg"], "folder_retry_max_s": 1.0,
+                                            "recursive": True})
     metrics = context.metrics
     watcher = Watcher(context, offers)
     watcher.start()
