@@ -31,8 +31,8 @@ _GONE = flags.DELETE_SELF | flags.MOVE_SELF | flags.UNMOUNT | flags.IGNORED
 class FolderEvents:
     """One inotify descriptor for several folders; :meth:`read` waits for events and calls back on its thread.
 
-    ``found(path, settle_s_needed)``: a file was created (True: it may still be written) or closed after
-    writing or moved in (False). ``lost(folder)``: a watched folder went away. ``overflowed()``: the kernel
+    ``found(path, created)``: a file was created (True: it may still be written) or closed after writing
+    or moved in (False). ``lost(folder)``: a watched folder went away. ``overflowed()``: the kernel
     dropped events.
     """
 

@@ -244,11 +244,9 @@ class Watcher(Component):
         return self.observer.schedule(self.handler, str(folder), recursive=self.recursive, event_filter=_EVENTS)
 
     def _unschedule(self, folder: Path) -> None:
-        if folder not in self.watches:
-            return
-        watch = self.watches.pop(folder)
-        if watch is None and self.events is not None:
-            self.events.remove(folder)
+        watch = self.watches.pop(folder, None)
+        if self.events is not None:
+            self.events.remove(folder)  # nothing happens where it is not watched
         elif watch is not None:
             try:
                 self.observer.unschedule(watch)

@@ -25,9 +25,10 @@ def bounds(results: dict[str, Any], batch: int) -> dict[str, float]:
     p95 is within a few tenths of a millisecond of their median) while the model after idle varies by
     several milliseconds, so that is the model's after-idle p95 plus their medians: a bound made of the
     model's median would ask a station without any overhead to beat the model's own jitter.
-    ``burst_images_per_s``: the model alone fills
-    every CPU (CPU-ms per image = CPUs × batch-N median / N) and every frame's decode and preprocessing
-    take CPU time from it, so a burst reaches at most model-only × model CPU-ms / (model CPU-ms + host ms).
+
+    ``burst_images_per_s``: the model alone fills every CPU (CPU-ms per image = CPUs × batch-N median / N)
+    and every frame's decode and preprocessing take CPU time from it, so a burst reaches at most model-only
+    × model CPU-ms / (model CPU-ms + host ms).
     """
     model = results["model"]["ort_cpu_int8"]
     host = results["host_stages"]

@@ -133,7 +133,7 @@ CRASHING_RUN = textwrap.dedent("""
     from pathlib import Path
     import pyarrow.parquet as pq
     from auroral.edge.archive import store as archive_store
-    from auroral.edge.archive.relabel import _chunk_size, run_archive
+    from auroral.edge.archive.relabel import run_archive
     from auroral.edge.archive.discovery import discover
     from auroral.edge.archive.engine import local_pool
 
