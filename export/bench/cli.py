@@ -114,6 +114,7 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool,
     from auroral.edge.preprocess import PreprocessSpec
     from auroral.export.bench.archive import archive_phase
     from auroral.export.bench.bundle import timing_bundle, timing_model
+    from auroral.export.bench.commit import durable_commit
     from auroral.export.bench.floor import distance, floor, model_flops, peak_gflops
     from auroral.export.bench.frames import bench_frames, host_stages, model_inputs
     from auroral.export.bench.report import judge
@@ -134,7 +135,11 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool,
         "config": {**chosen, "weights": "random initialisation (timing only)", "frames_source": source,
                    "frame_kib_mean": round(sum(p.stat().st_size for p in frames) / len(frames) / 1024, 1)},
         "floor": the_floor, "model": model, "model_after_idle": after_idle, "unavailable": unavailable,
-        "host_stages": host_stages(frames, spec, chosen["repeats"]),
+        "host_stages": {**host_stages(frames, spec, chosen["repeats"]),
+                        "durable_commit": durable_commit(bundle_dir, workdir / "commit", chosen["repeats"]),
+                        "durable_commit_after_idle": durable_commit(
+                            bundle_dir, workdir / "commit", max(5, chosen["repeats"] // 2),
+                            after_idle["ort_cpu_int8"]["gap_s"])},
     }
     if station:
         results["station"] = station_path(bundle_dir, "int8", chosen["batch"], chosen["mqtt_rate"], frames,

@@ -57,6 +57,9 @@ def judge(results: dict[str, Any], batch: int) -> dict[str, Any]:
         p95 = station["steady"]["p95_ms"]
         found["steady_p95_over_bound"] = {**_check("steady_p95_over_bound", p95 / bound["steady_p95_ms"]),
                                           "measured_ms": p95, "bound_ms": round(bound["steady_p95_ms"], 3)}
+        commit = results["host_stages"].get("durable_commit_after_idle")
+        if commit:  # not in the bound, but work every frame must do before its message leaves
+            found["steady_p95_over_bound"]["durable_commit_after_idle_ms"] = commit["median_ms"]
         burst = station["burst"]["throughput_images_per_s"]
         found["burst_throughput_over_bound"] = {
             **_check("burst_throughput_over_bound", burst / bound["burst_images_per_s"]),
@@ -155,7 +158,9 @@ def render(results: dict[str, Any]) -> str:
 def _parts(found: dict[str, Any]) -> str:
     """What a ratio is made of, e.g. ``; 96.7 ms over a bound of 42.3 ms``."""
     if "bound_ms" in found:
-        return f"; p95 {found['measured_ms']:.1f} ms, bound {found['bound_ms']:.1f} ms"
+        commit = (f"; a durable commit alone after idle {found['durable_commit_after_idle_ms']:.1f} ms"
+                  if "durable_commit_after_idle_ms" in found else "")
+        return f"; p95 {found['measured_ms']:.1f} ms, bound {found['bound_ms']:.1f} ms{commit}"
     if "bound_images_per_s" in found:
         return f"; {found['measured_images_per_s']:.1f} images/s, bound {found['bound_images_per_s']:.1f}"
     if "model_only_images_per_s" in found:
