@@ -89,13 +89,19 @@ def available_backends(bundle: Bundle) -> tuple[dict[str, Infer], dict[str, str]
 
 
 def time_model(infer: Infer, frames: np.ndarray, batch: int, repeats: int, warmup: int = 2) -> dict[str, float]:
-    """Latency stats of ``infer`` on batches of ``batch`` taken in turn from ``frames`` (tiled if too few)."""
+    """Latency stats of ``infer`` on batches of ``batch`` taken in turn from ``frames`` (tiled if too few), and
+    ``cpu_share``: this process's CPU time over the wall time × the CPUs it may use, warm-up included."""
     if len(frames) < batch:
         frames = np.concatenate([frames] * -(-batch // len(frames)))
     starts = max(1, len(frames) - batch + 1)
     chunks = [np.ascontiguousarray(frames[s:s + batch]) for s in range(0, starts, batch)]
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    wall, cpu = time.perf_counter(), time.process_time()
     times = time_calls(lambda i: infer(chunks[i % len(chunks)]), repeats, warmup)
-    return summarize(times, images_per_call=batch)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    # the share of the CPUs' time the calls got: well below 1 for a CPU model whose threads fill every CPU
+    # means another job held CPUs meanwhile, and the figure understates what this machine allows
+    return {**summarize(times, images_per_call=batch), "cpu_share": round(cpu / (wall * cpus), 3)}
 
 
 def time_after_idle(infer: Infer, frames: np.ndarray, gap_s: float, repeats: int) -> dict[str, float]:

@@ -26,13 +26,14 @@ def test_quick_bench_prints_tables_and_writes_json(tmp_path):
         for batch in ("batch1", "batch4"):
             stats = figures["model"][backend][batch]
             assert 0 < stats["median_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
-            assert stats["images_per_s"] > 0 and stats["x_floor"] > 0
+            assert stats["images_per_s"] > 0 and stats["x_floor"] > 0 and stats["cpu_share"] > 0
     assert figures["model"]["pytorch_eager"]["batch1"]["speedup_vs_pytorch"] == 1.0
     assert "ort_cuda_fp32" in figures["model"] or "not available" in figures["unavailable"]["ort_cuda_fp32"]
     assert figures["model_after_idle"]["ort_cpu_int8"]["gap_s"] >= 0.25
     commit, after_idle = figures["host_stages"]["durable_commit"], figures["host_stages"]["durable_commit_after_idle"]
     assert commit["samples"] == 4 and 0 < commit["median_ms"] <= commit["p95_ms"]
     assert after_idle["samples"] == 5 and after_idle["gap_s"] >= 0.25 and after_idle["median_ms"] > 0
+    assert "durable_commit 1*" in result.stdout and "durable_commit_after_idle" not in result.stdout
     assert figures["floor"]["model_gflops"] > 0 and figures["floor"]["floor_ms_per_image"] > 0
     station = figures["station"]
     assert station["steady"]["frames"] == 4 and station["burst"]["frames"] == 32
@@ -172,3 +173,20 @@ def test_too_few_frames_in_frames_dir_is_one_line_error(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (f"auroral bench: error: --frames-dir {tmp_path / 'camera'} holds 7 frames; "
                                      "--frames 20 needs that many")
+
+
+def test_a_yardstick_measured_while_another_job_held_the_cpus_is_not_judged():
+    from auroral.export.bench.report import judge, verdict
+
+    figures = _figures(burst_images_per_s=130.0, archive=(60.0, 110.0))
+    figures["model"]["ort_cpu_int8"]["batch8"]["cpu_share"] = 0.97  # the model had the CPUs to itself
+    figures["model"]["ort_cpu_int8"]["batch32"]["cpu_share"] = 0.52  # a CPU was taken away meanwhile
+    found = judge(figures, batch=8)
+    assert found["burst_throughput_over_bound"]["met"] is True
+    archive = found["archive_over_model_only"]
+    assert archive["met"] is None and archive["yardstick_cpu_share"] == 0.52
+    assert found["archive_2_workers_over_1"]["met"] is True  # archive against archive: no yardstick involved
+    assert verdict("archive_over_model_only", archive) == (
+        "not judged: the model-only yardstick got 52% of the CPUs' time (another job held them); run again")
+    figures["model"]["ort_cpu_int8"]["batch8"]["cpu_share"] = 0.6
+    assert judge(figures, batch=8)["burst_throughput_over_bound"]["met"] is None
