@@ -80,12 +80,14 @@ def judge(results: dict[str, Any], batch: int) -> dict[str, Any]:
             "workers": max(runs), "archive_images_per_s": runs[max(runs)], "model_only_images_per_s": model_only}
         if 2 in runs:
             found["archive_2_workers_over_1"] = _check("archive_2_workers_over_1", runs[2] / runs[1])
-    _mark_disturbed(found, results, {"burst_throughput_over_bound": batch,
-                                     "archive_over_model_only": (archive or {}).get("infer_batch")})
+    yardsticks = {"burst_throughput_over_bound": batch}
+    if archive:
+        yardsticks["archive_over_model_only"] = archive["infer_batch"]
+    _mark_disturbed(found, results, yardsticks)
     return {name: found[name] for name in TARGETS if name in found}
 
 
-def _mark_disturbed(found: dict[str, Any], results: dict[str, Any], yardsticks: dict[str, int | None]) -> None:
+def _mark_disturbed(found: dict[str, Any], results: dict[str, Any], yardsticks: dict[str, int]) -> None:
     """Leaves unjudged (``met`` None) each target whose model-only int8 yardstick, at the batch given, was
     measured while another job held CPUs: a ratio to a figure that understates the machine means nothing."""
     int8 = results["model"]["ort_cpu_int8"]
