@@ -11,6 +11,11 @@ import os
 log = logging.getLogger("auroral.affinity")
 
 
+def usable_cpus() -> int:
+    """How many CPUs this process may run on: its affinity mask where the platform has one."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def inference_cpus(threads: int | None) -> list[int] | None:
     """One CPU per inference thread (Linux): the calling thread takes the first, ONNX Runtime's pool the rest.
 

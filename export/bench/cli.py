@@ -111,6 +111,7 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool,
 
     ``targets``: judge the figures against the targets (not for ``--quick``, whose figures mean nothing).
     """
+    from auroral.edge.affinity import usable_cpus
     from auroral.edge.preprocess import PreprocessSpec
     from auroral.export.bench.archive import archive_phase
     from auroral.export.bench.bundle import timing_bundle, timing_model
@@ -121,7 +122,7 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool,
     from auroral.export.bench.station import station_path
 
     load_before = os.getloadavg()[0]
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cpus = usable_cpus()
     spec = PreprocessSpec(size=chosen["image_size"])
     module = timing_model(chosen["model"])
     frames, source = bench_frames(workdir / "frames", chosen["frames"], chosen["camera_size"],

@@ -24,7 +24,7 @@ from auroral.edge.frames import FileVersion
 from auroral.edge.station.config import load_config
 from auroral.edge.station.ledger import Classified, Ledger
 from auroral.edge.station.metrics import StationMetrics
-from auroral.export.bench.stats import summarize
+from auroral.export.bench.stats import summarize, time_calls
 
 
 def durable_commit(bundle_dir: Path, folder: Path, repeats: int, gap_s: float = 0.0,
@@ -58,15 +58,7 @@ def durable_commit(bundle_dir: Path, folder: Path, repeats: int, gap_s: float = 
                                   Prediction(quiet, probabilities[quiet], probabilities), time.time(), True, version)])
 
     try:
-        for _ in range(warmup):
-            record()
-        times = []
-        for _ in range(repeats):
-            if gap_s:
-                time.sleep(gap_s)
-            started = time.perf_counter()
-            record()
-            times.append(time.perf_counter() - started)
+        times = time_calls(lambda _: record(), repeats, warmup, gap_s)
     finally:
         ledger.close()
     return {"gap_s": gap_s, **summarize(times)} if gap_s else summarize(times)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from auroral.edge.affinity import usable_cpus
 from auroral.edge.backends import Backend, create_backend
 from auroral.edge.bundle import Bundle
 from auroral.edge.errors import UserError
@@ -95,7 +96,7 @@ def time_model(infer: Infer, frames: np.ndarray, batch: int, repeats: int, warmu
         frames = np.concatenate([frames] * -(-batch // len(frames)))
     starts = max(1, len(frames) - batch + 1)
     chunks = [np.ascontiguousarray(frames[s:s + batch]) for s in range(0, starts, batch)]
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cpus = usable_cpus()
     wall, cpu = time.perf_counter(), time.process_time()
     times = time_calls(lambda i: infer(chunks[i % len(chunks)]), repeats, warmup)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -110,13 +111,7 @@ def time_after_idle(infer: Infer, frames: np.ndarray, gap_s: float, repeats: int
     That is, with cold caches and a sleeping thread pool.
     """
     singles = [np.ascontiguousarray(frame[None]) for frame in frames]
-    infer(singles[0])
-    times = []
-    for i in range(repeats):
-        time.sleep(gap_s)
-        started = time.perf_counter()
-        infer(singles[i % len(singles)])
-        times.append(time.perf_counter() - started)
+    times = time_calls(lambda i: infer(singles[i % len(singles)]), repeats, warmup=1, gap_s=gap_s)
     return {"gap_s": gap_s, **summarize(times)}
 
 

@@ -20,12 +20,17 @@ def summarize(seconds: Sequence[float], images_per_call: int = 1) -> dict[str, f
     }
 
 
-def time_calls(call: Callable[[int], object], repeats: int, warmup: int) -> list[float]:
-    """Wall time of ``call(i)`` for ``repeats`` iterations after ``warmup`` untimed ones (i counts from 0)."""
+def time_calls(call: Callable[[int], object], repeats: int, warmup: int, gap_s: float = 0.0) -> list[float]:
+    """Wall time of ``call(i)`` for ``repeats`` iterations after ``warmup`` untimed ones (i counts from 0).
+
+    ``gap_s``: idle time, untimed, before each timed call (a camera's cadence); 0 times them back to back.
+    """
     for i in range(warmup):
         call(i)
     times = []
     for i in range(repeats):
+        if gap_s:
+            time.sleep(gap_s)
         started = time.perf_counter()
         call(i)
         times.append(time.perf_counter() - started)
