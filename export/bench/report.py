@@ -155,8 +155,12 @@ def render(results: dict[str, Any]) -> str:
         for phase in ("steady", "burst"):
             p = station[phase]
             shares = " ".join(f"{k}={v['share']:.0%}" for k, v in p["stages"].items())
-            lines.append(f"{phase:<8} {p['frames']:>6} {p['p50_ms']:>8.1f} {p['p95_ms']:>8.1f} {p['p99_ms']:>8.1f} "
+            frames = f"{p['repeats']}×{p['frames']}" if "repeats" in p else str(p["frames"])
+            lines.append(f"{phase:<8} {frames:>6} {p['p50_ms']:>8.1f} {p['p95_ms']:>8.1f} {p['p99_ms']:>8.1f} "
                          f"{p['throughput_images_per_s']:>9.1f}  {shares}")
+            if "runs_images_per_s" in p:
+                runs = ", ".join(f"{rate:.1f}" for rate in p["runs_images_per_s"])
+                lines.append(f"{'':<8} {p['repeats']} bursts from idle: {runs} images/s (the median counts)")
         flood = station["flood"]
         lines.append(f"{'flood':<8} {flood['frames']:>6} {'':>26} {flood['throughput_images_per_s']:>9.1f}"
                      f"  written in {flood['written_in_s']} s, all classified in {flood['classified_in_s']} s")

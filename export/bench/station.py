@@ -3,8 +3,9 @@
 A private mosquitto (``LocalBroker``), the real daemon as a subprocess (``auroral run``), a subscriber
 that timestamps every ``frames`` message, and a writer that drops JPEGs into the watched folder like a
 camera: latency is *file closed → message received*. Two phases on the same frames: a steady rate and
-a burst. Per-stage shares come from the daemon's own Prometheus histograms, scraped before and after
-each phase, so they cover exactly that phase's frames. A last phase floods the folder with many frames
+bursts (``BURSTS`` of them, each from idle, their median throughput the figure). Per-stage shares come
+from the daemon's own Prometheus histograms, scraped before and after each phase, so they cover exactly
+that phase's frames. A last phase floods the folder with many frames
 while the daemon's resident memory (``VmRSS``) is sampled, to show that memory stays flat.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -34,6 +36,12 @@ STATION = "BENCH"
 STAGES = ("queue", "decode", "infer", "commit", "total")
 _START_TIMEOUT_S = 180.0
 _RSS_EVERY_S = 0.05
+#: bursts in the burst phase. One burst of 64 frames lasts under a second, and how its first frames meet the
+#: writer sets how its batches line up (a lone first frame, then 5–7, a short batch at the end): consecutive
+#: bursts of the same daemon range 65–76 images/s. Their median is compared with the model-only yardstick,
+#: itself a median of many calls, rather than one draw.
+BURSTS = 5
+_BURST_PAUSE_S = 0.5  # each burst starts from an idle daemon, as after a quiet spell
 
 
 class _RssSampler:
@@ -217,9 +225,33 @@ class StationBench:
         self.written[path.name] = time.time()  # just closed: the camera is done with it
         return path.name
 
-    def phase(self, name: str, count: int, interval_s: float) -> dict[str, Any]:
-        """Write ``count`` frames ``interval_s`` apart (0: all at once) and measure until all have arrived."""
+    def phase(self, name: str, count: int, interval_s: float, repeats: int = 1) -> dict[str, Any]:
+        """Write ``count`` frames ``interval_s`` apart (0: all at once) and measure until all have arrived, ``repeats``
+        times with a pause between: latencies pooled over every frame, throughput the median of the repeats."""
         before = _scrape(self.metrics_port)
+        latencies: list[float] = []
+        rates: list[float] = []
+        for run in range(repeats):
+            if run:
+                time.sleep(_BURST_PAUSE_S)
+            names = self._write_all(f"{name}{run}" if repeats > 1 else name, count, interval_s)
+            latencies += [self.subscriber.arrived[n] - self.written[n] for n in names]
+            span = max(self.subscriber.arrived[n] for n in names) - min(self.written[n] for n in names)
+            rates.append(round(count / span, 2))
+        after = _scrape(self.metrics_port)
+        stats = summarize(latencies)
+        result = {"frames": count, "interval_s": interval_s, "p50_ms": stats["median_ms"], "p95_ms": stats["p95_ms"],
+                  "p99_ms": stats["p99_ms"], "mean_ms": round(sum(latencies) / len(latencies) * 1000.0, 3),
+                  "throughput_images_per_s": round(statistics.median(rates), 2)}
+        if repeats > 1:
+            result |= {"repeats": repeats, "runs_images_per_s": rates}
+        result["stages"] = _stage_shares(before, after, result["mean_ms"])
+        log.info("event=bench_station phase=%s frames=%d repeats=%d p50_ms=%.1f p95_ms=%.1f", name, count, repeats,
+                 result["p50_ms"], result["p95_ms"])
+        return result
+
+    def _write_all(self, name: str, count: int, interval_s: float) -> list[str]:
+        """Write one run's frames and wait until the subscriber has all of their messages; their names."""
         names = []
         started = time.monotonic()
         for i in range(count):
@@ -227,17 +259,7 @@ class StationBench:
             if interval_s:
                 time.sleep(max(0.0, started + (i + 1) * interval_s - time.monotonic()))
         self.subscriber.wait_frames(names, self.daemon, timeout=60.0 + count * 10.0)
-        after = _scrape(self.metrics_port)
-        latencies = [self.subscriber.arrived[n] - self.written[n] for n in names]
-        span = max(self.subscriber.arrived[n] for n in names) - min(self.written[n] for n in names)
-        stats = summarize(latencies)
-        result = {"frames": count, "interval_s": interval_s, "p50_ms": stats["median_ms"], "p95_ms": stats["p95_ms"],
-                  "p99_ms": stats["p99_ms"], "mean_ms": round(sum(latencies) / count * 1000.0, 3),
-                  "throughput_images_per_s": round(count / span, 2)}
-        result["stages"] = _stage_shares(before, after, result["mean_ms"])
-        log.info("event=bench_station phase=%s frames=%d p50_ms=%.1f p95_ms=%.1f", name, count, result["p50_ms"],
-                 result["p95_ms"])
-        return result
+        return names
 
     def flood(self, count: int) -> dict[str, Any]:
         """Write ``count`` frames at once and wait until the daemon has classified them all, sampling its memory.
@@ -278,7 +300,7 @@ def station_path(bundle: Path, precision: str, batch: int, mqtt_rate: float | No
     with StationBench(bundle, precision, batch, mqtt_rate, frames, workdir) as bench:
         bench.phase("warmup", 3, steady_interval_s)
         steady = bench.phase("steady", steady_frames, steady_interval_s)
-        burst = bench.phase("burst", burst_frames, 0.0)
+        burst = bench.phase("burst", burst_frames, 0.0, repeats=BURSTS)
         flood = bench.flood(flood_frames)
         rss_max_mb = round(max(bench.rss.max_kib, bench.rss.sample()) / 1024, 1)
     return {"precision": precision, "daemon_batch_size": batch, "mqtt_rate_per_s": mqtt_rate or "daemon default",

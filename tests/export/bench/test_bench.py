@@ -6,8 +6,11 @@ ran has positive latencies, every station frame's message arrived), never for sp
 arithmetic is checked on hand-made figures.
 """
 import json
+import statistics
 import subprocess
 import sys
+
+from auroral.export.bench.station import BURSTS
 
 
 def auroral(*args: str) -> subprocess.CompletedProcess:
@@ -37,6 +40,11 @@ def test_quick_bench_prints_tables_and_writes_json(tmp_path):
     assert figures["floor"]["model_gflops"] > 0 and figures["floor"]["floor_ms_per_image"] > 0
     station = figures["station"]
     assert station["steady"]["frames"] == 4 and station["burst"]["frames"] == 32
+    burst = station["burst"]  # BURSTS bursts from idle, their median throughput the figure
+    assert burst["repeats"] == BURSTS and len(burst["runs_images_per_s"]) == BURSTS
+    assert "repeats" not in station["steady"]
+    assert burst["throughput_images_per_s"] == statistics.median(burst["runs_images_per_s"])
+    assert f"{BURSTS}×32" in result.stdout and f"{BURSTS} bursts from idle" in result.stdout
     for phase in ("steady", "burst"):
         assert 0 < station[phase]["p50_ms"] <= station[phase]["p95_ms"] <= station[phase]["p99_ms"]
         shares = station[phase]["stages"]
