@@ -5,8 +5,8 @@ that timestamps every ``frames`` message, and a writer that drops JPEGs into the
 camera: latency is *file closed → message received*. Two phases on the same frames: a steady rate and
 bursts (``BURSTS`` of them, each from idle, their median throughput the figure). Per-stage shares come
 from the daemon's own Prometheus histograms, scraped before and after each phase, so they cover exactly
-that phase's frames. A last phase floods the folder with many frames
-while the daemon's resident memory (``VmRSS``) is sampled, to show that memory stays flat.
+that phase's frames. A last phase floods the folder with many frames while the daemon's resident memory
+(``VmRSS``) is sampled, to show that memory stays flat.
 """
 from __future__ import annotations
 
