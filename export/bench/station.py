@@ -41,7 +41,7 @@ _RSS_EVERY_S = 0.05
 #: bursts of the same daemon range 65–76 images/s. Their median is compared with the model-only yardstick,
 #: itself a median of many calls, rather than one draw.
 BURSTS = 5
-_BURST_PAUSE_S = 0.5  # each burst starts from an idle daemon, as after a quiet spell
+_REPEAT_PAUSE_S = 0.5  # each repeat of a phase (each burst) starts from an idle daemon, as after a quiet spell
 
 
 class _RssSampler:
@@ -233,7 +233,7 @@ class StationBench:
         rates: list[float] = []
         for run in range(repeats):
             if run:
-                time.sleep(_BURST_PAUSE_S)
+                time.sleep(_REPEAT_PAUSE_S)
             names = self._write_all(f"{name}{run}" if repeats > 1 else name, count, interval_s)
             latencies += [self.subscriber.arrived[n] - self.written[n] for n in names]
             span = max(self.subscriber.arrived[n] for n in names) - min(self.written[n] for n in names)
