@@ -54,7 +54,13 @@ def test_bad_files_are_quarantined_and_reported(tmp_path, broker, toy_bundle):
 
         ledger.assert_exactly_once(feed.expected)
         assert sorted(a["frame"] for a in alerts) == sorted(bad), "each bad file quarantined exactly once"
-        assert sorted(p.name for p in (tmp_path / "quarantine").iterdir() if p.name in bad) == sorted(bad)
+
+        def moved() -> list[str]:
+            return sorted(p.name for p in (tmp_path / "quarantine").iterdir() if p.name in bad)
+
+        # the quarantine is recorded (and its alert sent) before the file is moved, so the move may lag the alert
+        station.wait_until(lambda: len(moved()) == len(bad), what="quarantined files moved")
+        assert moved() == sorted(bad)
         assert not any((feed.folder / name).exists() for name in bad), "quarantined files leave the watch folder"
         assert station.quarantined() == len(bad)
         assert station.processed() == 6
