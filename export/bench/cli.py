@@ -129,7 +129,7 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool,
                                   Path(chosen["frames_dir"]) if chosen["frames_dir"] else None)
     inputs = model_inputs(frames, spec)
     bundle_dir = timing_bundle(module, chosen["model"], spec, workdir / "bundle", frames, inputs)
-    model, after_idle, unavailable = _time_models(module, bundle_dir, inputs, chosen)
+    model, after_idle, unavailable = _time_models(module, bundle_dir, inputs, chosen, archive)
     the_floor = floor(model_flops(module, spec.size), peak_gflops())
     distance(model, the_floor["floor_ms_per_image"])
     results: dict[str, Any] = {
@@ -158,24 +158,28 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool,
     return results
 
 
-def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, Any]) -> tuple[dict, dict, dict]:
+def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, Any],
+                 archive: bool) -> tuple[dict, dict, dict]:
     """Model-only figures for PyTorch eager and every station backend here; the sessions are freed on return.
 
     Also batch-1 ORT CPU latency with the station's steady cadence between calls, the fair yardstick for
-    the steady station path (back-to-back calls keep caches and the thread pool hot).
+    the steady station path (back-to-back calls keep caches and the thread pool hot), and, with ``archive``,
+    int8 at the archive's batch on one thread as each archive worker runs it (the archive's bound).
     """
     from auroral.edge.archive.worker import INFER_BATCH
     from auroral.edge.bundle import load_bundle
     from auroral.export.bench.model import (
         GPU_BATCHES,
         add_speedups,
+        archive_worker_model,
         available_backends,
         model_only,
         time_after_idle,
         torch_eager,
     )
 
-    runnable, unavailable = available_backends(load_bundle(bundle_dir))
+    bundle = load_bundle(bundle_dir)
+    runnable, unavailable = available_backends(bundle)
     batches = sorted({1, chosen["batch"]})
     model = model_only({"pytorch_eager": torch_eager(module), **runnable}, inputs, batches, chosen["repeats"])
     gpu = {name: infer for name, infer in runnable.items() if "cuda" in name or "tensorrt" in name}
@@ -185,6 +189,9 @@ def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, A
     if INFER_BATCH not in batches:  # the archive phase's yardstick: int8 at the archive worker's batch
         model["ort_cpu_int8"].update(model_only({"ort_cpu_int8": runnable["ort_cpu_int8"]}, inputs, [INFER_BATCH],
                                                 max(5 * INFER_BATCH, chosen["repeats"]))["ort_cpu_int8"])
+    if archive:
+        model |= model_only({"ort_cpu_int8_1thread": archive_worker_model(bundle)}, inputs, [INFER_BATCH],
+                            max(5 * INFER_BATCH, chosen["repeats"]))
     add_speedups(model)
     gap_s = round(max(0.25, 4 * model["ort_cpu_int8"]["batch1"]["median_ms"] / 1000.0), 3)
     after_idle = {name: time_after_idle(runnable[name], inputs, gap_s, max(5, chosen["repeats"] // 2))

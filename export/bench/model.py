@@ -89,6 +89,11 @@ def available_backends(bundle: Bundle) -> tuple[dict[str, Infer], dict[str, str]
     return runnable, missing
 
 
+def archive_worker_model(bundle: Bundle) -> Infer:
+    """int8 on one ONNX Runtime thread, unpinned: the model as each ``auroral archive`` pool worker runs it."""
+    return create_backend(bundle, "ort-cpu", "int8", threads=1).infer
+
+
 def time_model(infer: Infer, frames: np.ndarray, batch: int, repeats: int, warmup: int = 2) -> dict[str, float]:
     """Latency stats of ``infer`` on batches of ``batch`` taken in turn from ``frames`` (tiled if too few), and
     ``cpu_share``: this process's CPU time over the wall time × the CPUs it may use, warm-up included."""

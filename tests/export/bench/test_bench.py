@@ -56,6 +56,7 @@ def test_quick_bench_prints_tables_and_writes_json(tmp_path):
     archive = figures["archive"]
     assert archive["frames"] == 48 and archive["infer_batch"] == 32  # model only timed at the archive's batch too
     assert figures["model"]["ort_cpu_int8"]["batch32"]["images_per_s"] > 0
+    assert figures["model"]["ort_cpu_int8_1thread"]["batch32"]["median_ms"] > 0  # as each archive worker runs it
     assert archive["workers1"]["images_per_s"] > 0
     assert "archive (auroral archive --engine pool" in result.stdout
     # --quick judges nothing: its numbers mean nothing, and a stage share is never negative
@@ -131,6 +132,37 @@ def test_archive_and_memory_targets():
     assert verdict("archive_over_model_only", slow["archive_over_model_only"]) == "not met"  # 0.7: no bound for it
     assert verdict("archive_2_workers_over_1", slow["archive_2_workers_over_1"]) == "not met"
     assert slow["daemon_rss_mb"]["met"] is False
+
+
+def test_the_archive_bound_is_one_single_threaded_worker_per_cpu():
+    from auroral.export.bench.report import _parts, bounds, judge
+
+    figures = _figures(archive=(60.0, 110.0))
+    assert "archive_images_per_s" not in bounds(figures, batch=8)  # no one-thread figure: no bound
+    figures["model"]["ort_cpu_int8_1thread"] = {"batch32": {"median_ms": 320.0, "cpu_share": 0.5}}
+    # each of 2 workers: 320 / 32 = 10 ms of model + 4 of decode and preprocessing per image, on its own CPU
+    assert bounds(figures, batch=8)["archive_images_per_s"] == 2 * 1000 / 14
+    archive = judge(figures, batch=8)["archive_over_model_only"]
+    assert archive["met"] is True and archive["value"] == 1.1  # reachable: judged against model only, as asked
+    assert archive["bound_images_per_s"] == round(2000 / 14, 2)
+    assert _parts(archive) == "; 2 workers 110.0 images/s, model only 100.0, bound 142.9"
+
+
+def test_an_archive_target_these_frames_put_out_of_reach_is_not_judged():
+    from auroral.export.bench.report import judge, verdict
+
+    figures = _figures(archive=(36.0, 70.0))
+    # one thread: 20 ms of model per image + 4 of decode: 2 workers reach at most 83.3 images/s < 0.85 x 100
+    figures["model"]["ort_cpu_int8_1thread"] = {"batch32": {"median_ms": 640.0, "cpu_share": 0.5}}
+    archive = judge(figures, batch=8)["archive_over_model_only"]
+    assert archive["met"] is None and archive["value"] == 0.7
+    assert verdict("archive_over_model_only", archive) == (
+        "not judged: decoding these frames leaves at most 83.3 images/s (0.83 of model only); "
+        "the archive reached 0.84 of that")
+
+    figures["model"]["ort_cpu_int8_1thread"]["batch32"]["cpu_share"] = 0.3  # 60 % of a CPU: another job held it
+    disturbed = judge(figures, batch=8)["archive_over_model_only"]
+    assert disturbed["met"] is False and "bound_images_per_s" not in disturbed  # an understated bound is not used
 
 
 def test_no_target_without_its_figures():
