@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from auroral.edge.affinity import usable_cpus
-from auroral.edge.backends import Backend, create_backend
+from auroral.edge.backends import create_backend
 from auroral.edge.bundle import Bundle
 from auroral.edge.errors import UserError
 from auroral.export.bench.stats import summarize, time_calls
@@ -55,11 +55,12 @@ def _lacking(needs: str) -> str | None:
     return None if importlib.util.find_spec(needs) else f"{needs} is not installed"
 
 
-def _as_the_daemon_runs_it(backend: Backend) -> Infer:
-    """``backend.infer`` from a caller pinned as the daemon's inference thread is.
+def as_the_daemon_runs_it(bundle: Bundle, kind: str, precision: str) -> Infer:
+    """A station backend's ``infer`` from a caller pinned as the daemon's inference thread is.
 
-    The bench's own thread is freed after.
+    The bench's own thread is freed after each call.
     """
+    backend = create_backend(bundle, kind, precision, pin=True)
     if not hasattr(os, "sched_getaffinity"):
         return backend.infer
 
@@ -81,7 +82,7 @@ def available_backends(bundle: Bundle) -> tuple[dict[str, Infer], dict[str, str]
         reason = _lacking(needs)
         if reason is None:
             try:
-                runnable[key] = _as_the_daemon_runs_it(create_backend(bundle, kind, precision, pin=True))
+                runnable[key] = as_the_daemon_runs_it(bundle, kind, precision)
             except UserError as exc:  # e.g. no GPU behind the provider, or no engine built for this bundle
                 reason = str(exc)
         if reason is not None:

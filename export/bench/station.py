@@ -3,10 +3,13 @@
 A private mosquitto (``LocalBroker``), the real daemon as a subprocess (``auroral run``), a subscriber
 that timestamps every ``frames`` message, and a writer that drops JPEGs into the watched folder like a
 camera: latency is *file closed → message received*. Two phases on the same frames: a steady rate and
-bursts (``BURSTS`` of them, each from idle, their median throughput the figure). Per-stage shares come
-from the daemon's own Prometheus histograms, scraped before and after each phase, so they cover exactly
-that phase's frames. A last phase floods the folder with many frames while the daemon's resident memory
-(``VmRSS``) is sampled, to show that memory stays flat.
+bursts (``BURSTS`` of them, each from idle, their median throughput the figure). Between two steady
+frames, once the first has arrived, the bench does the work a frame cannot do without (read, decode,
+preprocess, run the model) for the same frame itself, after the same idle gap: the steady phase's
+yardstick, measured in the same seconds as the station, so that the machine's slow moments fall on both.
+Per-stage shares come from the daemon's own Prometheus histograms, scraped before and after each phase, so
+they cover exactly that phase's frames. A last phase floods the folder with many frames while the daemon's
+resident memory (``VmRSS``) is sampled, to show that memory stays flat.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -225,16 +229,22 @@ class StationBench:
         self.written[path.name] = time.time()  # just closed: the camera is done with it
         return path.name
 
-    def phase(self, name: str, count: int, interval_s: float, repeats: int = 1) -> dict[str, Any]:
+    def phase(self, name: str, count: int, interval_s: float, repeats: int = 1,
+              alone: Callable[[int], object] | None = None) -> dict[str, Any]:
         """Write ``count`` frames ``interval_s`` apart (0: all at once) and measure until all have arrived, ``repeats``
-        times with a pause between: latencies pooled over every frame, throughput the median of the repeats."""
+        times with a pause between: latencies pooled over every frame, throughput the median of the repeats.
+
+        ``alone``: a call (given the frame's index) timed ``interval_s`` after each frame, once it has arrived;
+        the next frame follows ``interval_s`` later, so frames and calls meet the same idle gap (``alone_ms``).
+        """
         before = _scrape(self.metrics_port)
         latencies: list[float] = []
         rates: list[float] = []
+        alone_s: list[float] = []
         for run in range(repeats):
             if run:
                 time.sleep(_REPEAT_PAUSE_S)
-            names = self._write_all(f"{name}{run}" if repeats > 1 else name, count, interval_s)
+            names = self._write_all(f"{name}{run}" if repeats > 1 else name, count, interval_s, alone, alone_s)
             latencies += [self.subscriber.arrived[n] - self.written[n] for n in names]
             span = max(self.subscriber.arrived[n] for n in names) - min(self.written[n] for n in names)
             rates.append(round(count / span, 2))
@@ -245,19 +255,30 @@ class StationBench:
                   "throughput_images_per_s": round(statistics.median(rates), 2)}
         if repeats > 1:
             result |= {"repeats": repeats, "runs_images_per_s": rates}
+        if alone_s:
+            result["alone_ms"] = summarize(alone_s)
         result["stages"] = _stage_shares(before, after, result["mean_ms"])
         log.info("event=bench_station phase=%s frames=%d repeats=%d p50_ms=%.1f p95_ms=%.1f", name, count, repeats,
                  result["p50_ms"], result["p95_ms"])
         return result
 
-    def _write_all(self, name: str, count: int, interval_s: float) -> list[str]:
-        """Write one run's frames and wait until the subscriber has all of their messages; their names."""
+    def _write_all(self, name: str, count: int, interval_s: float, alone: Callable[[int], object] | None = None,
+                   alone_s: list[float] | None = None) -> list[str]:
+        """Write one run's frames and wait until the subscriber has all of their messages; their names. With
+        ``alone``, each frame's period is two intervals: the frame, then the timed call (into ``alone_s``)."""
         names = []
         started = time.monotonic()
+        step = 2 if alone else 1
         for i in range(count):
             names.append(self._write(f"{name}_{i:05d}", i))
+            if alone is not None and alone_s is not None:
+                self.subscriber.wait_frames(names[-1:], self.daemon, timeout=60.0)  # never beside the frame's work
+                time.sleep(max(0.0, started + (step * i + 1) * interval_s - time.monotonic()))
+                call_started = time.perf_counter()
+                alone(i)
+                alone_s.append(time.perf_counter() - call_started)
             if interval_s:
-                time.sleep(max(0.0, started + (i + 1) * interval_s - time.monotonic()))
+                time.sleep(max(0.0, started + step * (i + 1) * interval_s - time.monotonic()))
         self.subscriber.wait_frames(names, self.daemon, timeout=60.0 + count * 10.0)
         return names
 
@@ -295,11 +316,13 @@ class StationBench:
 
 
 def station_path(bundle: Path, precision: str, batch: int, mqtt_rate: float | None, frames: list[Path], workdir: Path,
-                 steady_frames: int, steady_interval_s: float, burst_frames: int, flood_frames: int) -> dict[str, Any]:
-    """Warm the daemon up, then a steady phase, a burst phase and a flood (memory); every figure in one dict."""
+                 steady_frames: int, steady_interval_s: float, burst_frames: int, flood_frames: int,
+                 alone: Callable[[int], object] | None = None) -> dict[str, Any]:
+    """Warm the daemon up, then a steady phase (with ``alone``: each frame's work done alone between the frames), a
+    burst phase and a flood (memory); every figure in one dict."""
     with StationBench(bundle, precision, batch, mqtt_rate, frames, workdir) as bench:
         bench.phase("warmup", 3, steady_interval_s)
-        steady = bench.phase("steady", steady_frames, steady_interval_s)
+        steady = bench.phase("steady", steady_frames, steady_interval_s, alone=alone)
         burst = bench.phase("burst", burst_frames, 0.0, repeats=BURSTS)
         flood = bench.flood(flood_frames)
         rss_max_mb = round(max(bench.rss.max_kib, bench.rss.sample()) / 1024, 1)

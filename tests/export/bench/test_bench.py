@@ -43,6 +43,9 @@ def test_quick_bench_prints_tables_and_writes_json(tmp_path):
     burst = station["burst"]  # BURSTS bursts from idle, their median throughput the figure
     assert burst["repeats"] == BURSTS and len(burst["runs_images_per_s"]) == BURSTS
     assert "repeats" not in station["steady"]
+    alone = station["steady"]["alone_ms"]  # each frame's own work done alone between the frames: the yardstick
+    assert alone["samples"] == 4 and 0 < alone["median_ms"] <= alone["p95_ms"]
+    assert "alone_ms" not in burst and "classified alone between them (the bound)" in result.stdout
     assert burst["throughput_images_per_s"] == statistics.median(burst["runs_images_per_s"])
     assert f"{BURSTS}×32" in result.stdout and f"{BURSTS} bursts from idle" in result.stdout
     for phase in ("steady", "burst"):
@@ -88,6 +91,15 @@ def test_bounds_follow_from_the_stage_costs_measured_alone():
     assert found["steady_p95_ms"] == 17.0  # after-idle inference p95 13 + decode 3 + preprocess 1: no overlap possible
     # the model alone keeps both CPUs busy for 2 x 40 / 8 = 10 ms per image; decode + preprocess add 4
     assert found["burst_images_per_s"] == 200.0 * 10 / 14
+
+
+def test_the_steady_bound_is_each_frames_own_work_done_alone_between_the_steady_frames():
+    from auroral.export.bench.report import bounds, judge
+
+    figures = _figures(steady_p95_ms=20.4)
+    figures["station"]["steady"]["alone_ms"] = {"median_ms": 17.0, "p95_ms": 20.0}  # read, decode, model in a row
+    assert bounds(figures, batch=8)["steady_p95_ms"] == 20.0  # not after-idle model 13 + decode 3 + preprocess 1
+    assert judge(figures, batch=8)["steady_p95_over_bound"]["value"] == 1.02
 
 
 def test_targets_are_ratios_to_the_bound():
