@@ -180,9 +180,9 @@ def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, A
                  archive: bool) -> tuple[dict, dict, dict]:
     """Model-only figures for PyTorch eager and every station backend here; the sessions are freed on return.
 
-    Also batch-1 ORT CPU latency with the station's steady cadence between calls, the fair yardstick for
-    the steady station path (back-to-back calls keep caches and the thread pool hot), and, with ``archive``,
-    int8 at the archive's batch on one thread as each archive worker runs it (the archive's bound).
+    Also batch-1 ORT CPU latency with the station's steady cadence between calls (back-to-back calls keep
+    caches and the thread pool hot; its idle gap sets the steady phase's), and, with ``archive``, int8 at the
+    archive's batch on one thread as each archive worker runs it (the archive's bound).
     """
     from auroral.edge.archive.worker import INFER_BATCH
     from auroral.edge.bundle import load_bundle
