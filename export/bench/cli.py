@@ -148,8 +148,7 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool,
     }
     if station:
         results["station"] = station_path(bundle_dir, "int8", chosen["batch"], chosen["mqtt_rate"], frames,
-                                          workdir / "station",
-                                          steady_frames=max(chosen["frames"], STEADY_JUDGED_FRAMES if targets else 0),
+                                          workdir / "station", steady_frames=steady_frames(chosen["frames"], targets),
                                           steady_interval_s=after_idle["ort_cpu_int8"]["gap_s"],
                                           burst_frames=max(chosen["frames"], 8 * chosen["batch"]),
                                           flood_frames=chosen["flood_frames"],
@@ -162,6 +161,12 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool,
     if targets:
         results["targets"] = judge(results, chosen["batch"])
     return results
+
+
+def steady_frames(frames: int, judged: bool) -> int:
+    """How many frames the steady phase writes: ``--frames``, and at least :data:`STEADY_JUDGED_FRAMES` where its p95
+    is judged."""
+    return max(frames, STEADY_JUDGED_FRAMES) if judged else frames
 
 
 def _frame_alone(bundle_dir: Path, frames: list[Path], spec: Any) -> Callable[[int], object]:

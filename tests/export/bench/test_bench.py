@@ -102,6 +102,15 @@ def test_the_steady_bound_is_each_frames_own_work_done_alone_between_the_steady_
     assert judge(figures, batch=8)["steady_p95_over_bound"]["value"] == 1.02
 
 
+def test_a_judged_steady_phase_has_enough_frames_for_its_p95():
+    from auroral.export.bench.cli import STEADY_JUDGED_FRAMES, steady_frames
+
+    assert STEADY_JUDGED_FRAMES >= 60  # a p95 of 16 frames is their second slowest
+    assert steady_frames(16, judged=True) == STEADY_JUDGED_FRAMES  # the 16 frames in turn
+    assert steady_frames(100, judged=True) == 100
+    assert steady_frames(4, judged=False) == 4  # --quick judges nothing
+
+
 def test_targets_are_ratios_to_the_bound():
     from auroral.export.bench.report import judge, verdict
 
