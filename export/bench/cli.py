@@ -49,7 +49,9 @@ def register(subparsers) -> None:
     parser.add_argument("--batch", type=int, default=8,
                         help="batch N for model-only timing and the daemon's micro-batch")
     parser.add_argument("--frames", type=int,
-                        help=f"frames per station phase and for model timing (unset: {FULL['frames']})")
+                        help=f"frames for model timing and per station phase, in turn where a phase needs more "
+                             f"(a judged steady phase {STEADY_JUDGED_FRAMES}, a burst 8 x --batch; unset: "
+                             f"{FULL['frames']})")
     parser.add_argument("--camera-size", type=int,
                         help=f"side of the synthetic camera JPEGs (unset: {FULL['camera_size']})")
     parser.add_argument("--frames-dir", type=Path, metavar="DIR",
