@@ -12,11 +12,15 @@ import platform
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auroral.edge import progress
 from auroral.edge.errors import UserError
 from auroral.edge.extras import require
+
+if TYPE_CHECKING:
+    from auroral.edge.bundle import Bundle
+    from auroral.edge.preprocess import PreprocessSpec
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +122,7 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool,
     ``targets``: judge the figures against the targets (not for ``--quick``, whose figures mean nothing).
     """
     from auroral.edge.affinity import usable_cpus
+    from auroral.edge.bundle import load_bundle
     from auroral.edge.preprocess import PreprocessSpec
     from auroral.export.bench.archive import archive_phase
     from auroral.export.bench.bundle import timing_bundle, timing_model
@@ -135,7 +140,8 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool,
                                   Path(chosen["frames_dir"]) if chosen["frames_dir"] else None)
     inputs = model_inputs(frames, spec)
     bundle_dir = timing_bundle(module, chosen["model"], spec, workdir / "bundle", frames, inputs)
-    model, after_idle, unavailable = _time_models(module, bundle_dir, inputs, chosen, archive)
+    bundle = load_bundle(bundle_dir)  # verified once (every file's hash), used by every measurement below
+    model, after_idle, unavailable = _time_models(module, bundle, inputs, chosen, archive)
     the_floor = floor(model_flops(module, spec.size), peak_gflops())
     distance(model, the_floor["floor_ms_per_image"])
     results: dict[str, Any] = {
@@ -143,9 +149,9 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool,
                    "frame_kib_mean": round(sum(p.stat().st_size for p in frames) / len(frames) / 1024, 1)},
         "floor": the_floor, "model": model, "model_after_idle": after_idle, "unavailable": unavailable,
         "host_stages": {**host_stages(frames, spec, chosen["repeats"]),
-                        "durable_commit": durable_commit(bundle_dir, workdir / "commit", chosen["repeats"]),
+                        "durable_commit": durable_commit(bundle, workdir / "commit", chosen["repeats"]),
                         "durable_commit_after_idle": durable_commit(
-                            bundle_dir, workdir / "commit", max(5, chosen["repeats"] // 2),
+                            bundle, workdir / "commit", max(5, chosen["repeats"] // 2),
                             after_idle["ort_cpu_int8"]["gap_s"])},
     }
     if station:
@@ -154,7 +160,7 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool,
                                           steady_interval_s=after_idle["ort_cpu_int8"]["gap_s"],
                                           burst_frames=max(chosen["frames"], 8 * chosen["batch"]),
                                           flood_frames=chosen["flood_frames"],
-                                          alone=_frame_alone(bundle_dir, frames, spec))
+                                          alone=_frame_alone(bundle, frames, spec))
     if archive:
         results["archive"] = archive_phase(frames, bundle_dir, workdir / "archive", chosen["archive_frames"], cpus)
     results["config"]["machine"] = {"cpus": cpus, "processor": platform.processor() or platform.machine(),
@@ -171,19 +177,18 @@ def steady_frames(frames: int, judged: bool) -> int:
     return max(frames, STEADY_JUDGED_FRAMES) if judged else frames
 
 
-def _frame_alone(bundle_dir: Path, frames: list[Path], spec: Any) -> Callable[[int], object]:
+def _frame_alone(bundle: Bundle, frames: list[Path], spec: PreprocessSpec) -> Callable[[int], object]:
     """The work frame ``i`` cannot do without, in one thread: read, decode and preprocess it as the station does,
     then run int8 on it as the daemon does. The steady phase's yardstick."""
-    from auroral.edge.bundle import load_bundle
     from auroral.edge.framebatch import FrameLoader
     from auroral.export.bench.model import as_the_daemon_runs_it
 
     loader = FrameLoader(spec)
-    infer = as_the_daemon_runs_it(load_bundle(bundle_dir), "ort-cpu", "int8")
+    infer = as_the_daemon_runs_it(bundle, "ort-cpu", "int8")
     return lambda i: infer(loader.load([frames[i % len(frames)]]).batch)
 
 
-def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, Any],
+def _time_models(module: Any, bundle: Bundle, inputs: Any, chosen: dict[str, Any],
                  archive: bool) -> tuple[dict, dict, dict]:
     """Model-only figures for PyTorch eager and every station backend here; the sessions are freed on return.
 
@@ -192,7 +197,6 @@ def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, A
     archive's batch on one thread as each archive worker runs it (the archive's bound).
     """
     from auroral.edge.archive.worker import INFER_BATCH
-    from auroral.edge.bundle import load_bundle
     from auroral.export.bench.model import (
         GPU_BATCHES,
         add_speedups,
@@ -203,7 +207,6 @@ def _time_models(module: Any, bundle_dir: Path, inputs: Any, chosen: dict[str, A
         torch_eager,
     )
 
-    bundle = load_bundle(bundle_dir)
     runnable, unavailable = available_backends(bundle)
     batches = sorted({1, chosen["batch"]})
     model = model_only({"pytorch_eager": torch_eager(module), **runnable}, inputs, batches, chosen["repeats"])

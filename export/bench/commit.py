@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from auroral.edge.bundle import load_bundle
+from auroral.edge.bundle import Bundle
 from auroral.edge.capture_time import Captured
 from auroral.edge.classifier import Prediction
 from auroral.edge.contract import ModelRef
@@ -27,7 +27,7 @@ from auroral.edge.station.metrics import StationMetrics
 from auroral.export.bench.stats import summarize, time_calls
 
 
-def durable_commit(bundle_dir: Path, folder: Path, repeats: int, gap_s: float = 0.0,
+def durable_commit(bundle: Bundle, folder: Path, repeats: int, gap_s: float = 0.0,
                    warmup: int = 3) -> dict[str, float]:
     """Latency of recording one live frame of a quiet sky, as the daemon does after its inference.
 
@@ -35,12 +35,11 @@ def durable_commit(bundle_dir: Path, folder: Path, repeats: int, gap_s: float = 
     them back to back. ``folder`` (emptied, then created) holds the ledger's state folder and the watch
     folder its frames are named in.
     """
-    bundle = load_bundle(bundle_dir)
     shutil.rmtree(folder, ignore_errors=True)  # a journal from an earlier run would only add to the work
     watch = folder / "watch"
     watch.mkdir(parents=True, exist_ok=True)
     config = load_config(None, {"watch": {"dirs": [str(watch)]}, "state_dir": str(folder / "state"),
-                                "model": {"bundle": str(bundle_dir)}})
+                                "model": {"bundle": str(bundle.root)}})
     config = config.with_classes(bundle.classes, bundle.auroral_classes, bundle.onset_classes)
     ledger = Ledger.open(config, StationMetrics(), ModelRef(name=bundle.manifest.model.name, sha256="0" * 64),
                          lambda events: None)
