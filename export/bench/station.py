@@ -244,7 +244,8 @@ class StationBench:
         for run in range(repeats):
             if run:
                 time.sleep(_REPEAT_PAUSE_S)
-            names = self._write_all(f"{name}{run}" if repeats > 1 else name, count, interval_s, alone, alone_s)
+            names, seconds = self._write_all(f"{name}{run}" if repeats > 1 else name, count, interval_s, alone)
+            alone_s += seconds
             latencies += [self.subscriber.arrived[n] - self.written[n] for n in names]
             span = max(self.subscriber.arrived[n] for n in names) - min(self.written[n] for n in names)
             rates.append(round(count / span, 2))
@@ -262,16 +263,17 @@ class StationBench:
                  result["p50_ms"], result["p95_ms"])
         return result
 
-    def _write_all(self, name: str, count: int, interval_s: float, alone: Callable[[int], object] | None = None,
-                   alone_s: list[float] | None = None) -> list[str]:
-        """Write one run's frames and wait until the subscriber has all of their messages; their names. With
-        ``alone``, each frame's period is two intervals: the frame, then the timed call (into ``alone_s``)."""
-        names = []
+    def _write_all(self, name: str, count: int, interval_s: float,
+                   alone: Callable[[int], object] | None = None) -> tuple[list[str], list[float]]:
+        """Write one run's frames and wait until the subscriber has all of their messages: their names, and with
+        ``alone`` the seconds of each timed call (each frame's period is then two intervals: frame, call)."""
+        names: list[str] = []
+        alone_s: list[float] = []
         started = time.monotonic()
         step = 2 if alone else 1
         for i in range(count):
             names.append(self._write(f"{name}_{i:05d}", i))
-            if alone is not None and alone_s is not None:
+            if alone is not None:
                 self.subscriber.wait_frames(names[-1:], self.daemon, timeout=60.0)  # never beside the frame's work
                 time.sleep(max(0.0, started + (step * i + 1) * interval_s - time.monotonic()))
                 call_started = time.perf_counter()
@@ -280,7 +282,7 @@ class StationBench:
             if interval_s:
                 time.sleep(max(0.0, started + step * (i + 1) * interval_s - time.monotonic()))
         self.subscriber.wait_frames(names, self.daemon, timeout=60.0 + count * 10.0)
-        return names
+        return names, alone_s
 
     def flood(self, count: int) -> dict[str, Any]:
         """Write ``count`` frames at once and wait until the daemon has classified them all, sampling its memory.
