@@ -19,6 +19,8 @@ from auroral.edge.errors import UserError
 from auroral.edge.extras import require
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from auroral.edge.bundle import Bundle
     from auroral.edge.preprocess import PreprocessSpec
 
@@ -155,12 +157,12 @@ def measure(chosen: dict[str, Any], workdir: Path, station: bool, archive: bool,
                             after_idle["ort_cpu_int8"]["gap_s"])},
     }
     if station:
+        burst_frames = max(chosen["frames"], 8 * chosen["batch"])
         results["station"] = station_path(bundle_dir, "int8", chosen["batch"], chosen["mqtt_rate"], frames,
                                           workdir / "station", steady_frames=steady_frames(chosen["frames"], targets),
                                           steady_interval_s=after_idle["ort_cpu_int8"]["gap_s"],
-                                          burst_frames=max(chosen["frames"], 8 * chosen["batch"]),
-                                          flood_frames=chosen["flood_frames"],
-                                          alone=_frame_alone(bundle, frames, spec))
+                                          burst_frames=burst_frames, flood_frames=chosen["flood_frames"],
+                                          **_alone(bundle, frames, inputs, spec, burst_frames, chosen["batch"]))
     if archive:
         results["archive"] = archive_phase(frames, bundle_dir, workdir / "archive", chosen["archive_frames"], cpus)
     results["config"]["machine"] = {"cpus": cpus, "processor": platform.processor() or platform.machine(),
@@ -177,15 +179,28 @@ def steady_frames(frames: int, judged: bool) -> int:
     return max(frames, STEADY_JUDGED_FRAMES) if judged else frames
 
 
-def _frame_alone(bundle: Bundle, frames: list[Path], spec: PreprocessSpec) -> Callable[[int], object]:
-    """The work frame ``i`` cannot do without, in one thread: read, decode and preprocess it as the station does,
-    then run int8 on it as the daemon does. The steady phase's yardstick."""
+def _alone(bundle: Bundle, frames: list[Path], inputs: np.ndarray, spec: PreprocessSpec, burst_frames: int,
+           batch: int) -> dict[str, Callable]:
+    """The station phases' yardsticks, run by the bench between the daemon's frames, with int8 as the daemon runs it.
+
+    ``alone`` (steady): the work frame ``i`` cannot do without, in one thread: read, decode and preprocess it as
+    the station does, then the model. ``burst_alone``: the model on a burst's ``burst_frames`` frames, decoded
+    beforehand, in batches of ``batch``, from idle as each burst starts (the bound adds the decoding's CPU time).
+    """
+    import numpy as np
+
     from auroral.edge.framebatch import FrameLoader
     from auroral.export.bench.model import as_the_daemon_runs_it
 
     loader = FrameLoader(spec)
     infer = as_the_daemon_runs_it(bundle, "ort-cpu", "int8")
-    return lambda i: infer(loader.load([frames[i % len(frames)]]).batch)
+    burst = np.resize(inputs, (burst_frames, *inputs.shape[1:]))  # the frames in turn, as the burst writes them
+    batches = [np.ascontiguousarray(burst[start:start + batch]) for start in range(0, len(burst), batch)]
+
+    def burst_alone() -> None:
+        for chunk in batches:
+            infer(chunk)
+    return {"alone": lambda i: infer(loader.load([frames[i % len(frames)]]).batch), "burst_alone": burst_alone}
 
 
 def _time_models(module: Any, bundle: Bundle, inputs: Any, chosen: dict[str, Any],

@@ -32,9 +32,11 @@ def bounds(results: dict[str, Any], batch: int) -> dict[str, float]:
     after-idle p95 plus the medians of decode and preprocessing measured back to back. A p95, not a median:
     a bound made of medians would ask a station without any overhead to beat the model's own jitter.
 
-    ``burst_images_per_s``: the model alone fills every CPU (CPU-ms per image = CPUs × batch-N median / N)
+    ``burst_images_per_s``: the model alone fills every CPU (CPU-ms per image = CPUs × 1000 / its images/s)
     and every frame's decode and preprocessing take CPU time from it, so a burst reaches at most model-only
-    × model CPU-ms / (model CPU-ms + host ms).
+    × model CPU-ms / (model CPU-ms + host ms). The model alone is the bench's run of it on a burst's frames
+    from idle between the bursts (``station.burst.alone``: the same seconds as the bursts, the same cold
+    start); without it (no station phase), the batch-N model-only median.
 
     ``archive_images_per_s``: one archive worker per CPU, each decoding, preprocessing and running the
     model on one thread, so at most CPUs × 1000 / (one-thread int8 ms per image at the archive's batch +
@@ -49,9 +51,11 @@ def bounds(results: dict[str, Any], batch: int) -> dict[str, float]:
     alone = results.get("station", {}).get("steady", {}).get("alone_ms")
     after_idle = results["model_after_idle"]["ort_cpu_int8"]
     found = {"steady_p95_ms": alone["p95_ms"] if alone else after_idle["p95_ms"] + host_ms}
-    if f"batch{batch}" in model:
-        model_cpu_ms = cpus * model[f"batch{batch}"]["median_ms"] / batch
-        found["burst_images_per_s"] = model[f"batch{batch}"]["images_per_s"] * model_cpu_ms / (model_cpu_ms + host_ms)
+    burst_alone = results.get("station", {}).get("burst", {}).get("alone")
+    model_rate = burst_alone["images_per_s"] if burst_alone else model.get(f"batch{batch}", {}).get("images_per_s")
+    if model_rate:
+        model_cpu_ms = cpus * 1000.0 / model_rate
+        found["burst_images_per_s"] = model_rate * model_cpu_ms / (model_cpu_ms + host_ms)
     one_thread = results["model"].get("ort_cpu_int8_1thread")
     archive = results.get("archive")
     if one_thread and archive:
@@ -97,10 +101,12 @@ def judge(results: dict[str, Any], batch: int) -> dict[str, Any]:
             _unless_unreachable(found["archive_over_model_only"], bound["archive_images_per_s"])
         if 2 in runs:
             found["archive_2_workers_over_1"] = _check("archive_2_workers_over_1", runs[2] / runs[1])
-    yardsticks = {"burst_throughput_over_bound": batch}
+    int8 = results["model"]["ort_cpu_int8"]
+    yardsticks = {"burst_throughput_over_bound": station["burst"]["alone"]["cpu_share"]
+                  if station and "alone" in station["burst"] else int8.get(f"batch{batch}", {}).get("cpu_share")}
     if archive:
-        yardsticks["archive_over_model_only"] = archive["infer_batch"]
-    _mark_disturbed(found, results, yardsticks)
+        yardsticks["archive_over_model_only"] = int8.get(f"batch{archive['infer_batch']}", {}).get("cpu_share")
+    _mark_disturbed(found, yardsticks)
     return {name: found[name] for name in TARGETS if name in found}
 
 
@@ -117,12 +123,11 @@ def _unless_unreachable(archive: dict[str, Any], bound: float) -> None:
             f"the archive reached {archive['archive_images_per_s'] / bound:.2f} of that"))
 
 
-def _mark_disturbed(found: dict[str, Any], results: dict[str, Any], yardsticks: dict[str, int]) -> None:
-    """Leaves unjudged (``met`` None) each target whose model-only int8 yardstick, at the batch given, was
-    measured while another job held CPUs: a ratio to a figure that understates the machine means nothing."""
-    int8 = results["model"]["ort_cpu_int8"]
-    for name, batch in yardsticks.items():
-        share = int8.get(f"batch{batch}", {}).get("cpu_share")
+def _mark_disturbed(found: dict[str, Any], yardsticks: dict[str, float | None]) -> None:
+    """Leaves unjudged (``met`` None) each target whose model-only int8 yardstick got the CPU share given (None: not
+    known), where that shows another job held CPUs meanwhile: a ratio to a figure that understates the machine
+    means nothing."""
+    for name, share in yardsticks.items():
         if name in found and share is not None and share < DISTURBED_BELOW:
             found[name].update(met=None, yardstick_cpu_share=share, not_judged=(
                 f"the model-only yardstick got {share:.0%} of the CPUs' time (another job held them); run again"))
@@ -191,6 +196,10 @@ def render(results: dict[str, Any]) -> str:
             if "runs_images_per_s" in p:
                 runs = ", ".join(f"{rate:.1f}" for rate in p["runs_images_per_s"])
                 lines.append(f"{'':<8} {p['repeats']} bursts from idle: {runs} images/s (the median counts)")
+            if "alone" in p:
+                runs = ", ".join(f"{rate:.1f}" for rate in p["alone"]["runs_images_per_s"])
+                lines.append(f"{'':<8} the model alone on each burst's frames, from idle between the bursts: {runs} "
+                             "images/s (the bound's model)")
             if "alone_ms" in p:
                 alone = p["alone_ms"]
                 lines.append(f"{'':<8} {alone['samples']:>6} {alone['median_ms']:>8.1f} {alone['p95_ms']:>8.1f} "

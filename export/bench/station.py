@@ -29,6 +29,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from prometheus_client.parser import text_string_to_metric_families
 
+from auroral.edge.affinity import usable_cpus
 from auroral.edge.errors import UserError
 from auroral.edge.tools.broker import LocalBroker, free_port
 from auroral.edge.tools.processes import stop_process
@@ -150,6 +151,15 @@ def _scrape(port: int) -> dict[str, tuple[float, float]]:
     return {s: (v[0], v[1]) for s, v in sums.items()}
 
 
+def _runs_alone(count: int, runs: list[tuple[float, float]]) -> dict[str, Any]:
+    """Images/s of each repeat's work done alone and their median, and ``cpu_share``: the bench's CPU time over
+    the wall time × its CPUs in those calls (well below 1: another job held CPUs meanwhile)."""
+    rates = [round(count / wall, 2) for wall, _ in runs]
+    wall = sum(wall for wall, _ in runs)
+    return {"images_per_s": round(statistics.median(rates), 2), "runs_images_per_s": rates,
+            "cpu_share": round(sum(cpu for _, cpu in runs) / (wall * usable_cpus()), 3)}
+
+
 def _stage_shares(before: dict, after: dict, e2e_mean_ms: float) -> dict[str, Any]:
     """Mean ms per frame of each daemon stage in a phase, and its share of the end-to-end mean.
 
@@ -230,17 +240,21 @@ class StationBench:
         return path.name
 
     def phase(self, name: str, count: int, interval_s: float, repeats: int = 1,
-              alone: Callable[[int], object] | None = None) -> dict[str, Any]:
+              alone: Callable[[int], object] | None = None,
+              alone_run: Callable[[], object] | None = None) -> dict[str, Any]:
         """Write ``count`` frames ``interval_s`` apart (0: all at once) and measure until all have arrived, ``repeats``
         times with a pause between: latencies pooled over every frame, throughput the median of the repeats.
 
         ``alone``: a call (given the frame's index) timed ``interval_s`` after each frame, once it has arrived;
         the next frame follows ``interval_s`` later, so frames and calls meet the same idle gap (``alone_ms``).
+        ``alone_run``: a call doing the work of a whole repeat's ``count`` frames, timed once per repeat after the
+        same pause that precedes each repeat (``alone``: its images/s per repeat and their median).
         """
         before = _scrape(self.metrics_port)
         latencies: list[float] = []
         rates: list[float] = []
         alone_s: list[float] = []
+        runs_alone: list[tuple[float, float]] = []  # (wall, CPU) seconds of each alone_run
         for run in range(repeats):
             if run:
                 time.sleep(_REPEAT_PAUSE_S)
@@ -249,6 +263,11 @@ class StationBench:
             latencies += [self.subscriber.arrived[n] - self.written[n] for n in names]
             span = max(self.subscriber.arrived[n] for n in names) - min(self.written[n] for n in names)
             rates.append(round(count / span, 2))
+            if alone_run is not None:
+                time.sleep(_REPEAT_PAUSE_S)  # from idle, as the repeat itself started
+                wall, cpu = time.perf_counter(), time.process_time()
+                alone_run()
+                runs_alone.append((time.perf_counter() - wall, time.process_time() - cpu))
         after = _scrape(self.metrics_port)
         stats = summarize(latencies)
         result = {"frames": count, "interval_s": interval_s, "p50_ms": stats["median_ms"], "p95_ms": stats["p95_ms"],
@@ -258,6 +277,8 @@ class StationBench:
             result |= {"repeats": repeats, "runs_images_per_s": rates}
         if alone_s:
             result["alone_ms"] = summarize(alone_s)
+        if runs_alone:
+            result["alone"] = _runs_alone(count, runs_alone)
         result["stages"] = _stage_shares(before, after, result["mean_ms"])
         log.info("event=bench_station phase=%s frames=%d repeats=%d p50_ms=%.1f p95_ms=%.1f", name, count, repeats,
                  result["p50_ms"], result["p95_ms"])
@@ -319,13 +340,15 @@ class StationBench:
 
 def station_path(bundle: Path, precision: str, batch: int, mqtt_rate: float | None, frames: list[Path], workdir: Path,
                  steady_frames: int, steady_interval_s: float, burst_frames: int, flood_frames: int,
-                 alone: Callable[[int], object] | None = None) -> dict[str, Any]:
+                 alone: Callable[[int], object] | None = None,
+                 burst_alone: Callable[[], object] | None = None) -> dict[str, Any]:
     """Warm the daemon up, then a steady phase (with ``alone``: each frame's work done alone between the frames), a
-    burst phase and a flood (memory); every figure in one dict."""
+    burst phase (with ``burst_alone``: the model alone on a burst's frames between the bursts) and a flood
+    (memory); every figure in one dict."""
     with StationBench(bundle, precision, batch, mqtt_rate, frames, workdir) as bench:
         bench.phase("warmup", 3, steady_interval_s)
         steady = bench.phase("steady", steady_frames, steady_interval_s, alone=alone)
-        burst = bench.phase("burst", burst_frames, 0.0, repeats=BURSTS)
+        burst = bench.phase("burst", burst_frames, 0.0, repeats=BURSTS, alone_run=burst_alone)
         flood = bench.flood(flood_frames)
         rss_max_mb = round(max(bench.rss.max_kib, bench.rss.sample()) / 1024, 1)
     return {"precision": precision, "daemon_batch_size": batch, "mqtt_rate_per_s": mqtt_rate or "daemon default",

@@ -46,6 +46,10 @@ def test_quick_bench_prints_tables_and_writes_json(tmp_path):
     alone = station["steady"]["alone_ms"]  # each frame's own work done alone between the frames: the yardstick
     assert alone["samples"] == 4 and 0 < alone["median_ms"] <= alone["p95_ms"]
     assert "alone_ms" not in burst and "classified alone between them (the bound)" in result.stdout
+    model_alone = burst["alone"]  # the model on a burst's frames from idle between the bursts: its yardstick
+    assert len(model_alone["runs_images_per_s"]) == BURSTS and model_alone["cpu_share"] > 0
+    assert model_alone["images_per_s"] == statistics.median(model_alone["runs_images_per_s"]) > 0
+    assert "the model alone on each burst's frames, from idle between the bursts" in result.stdout
     assert burst["throughput_images_per_s"] == statistics.median(burst["runs_images_per_s"])
     assert f"{BURSTS}×32" in result.stdout and f"{BURSTS} bursts from idle" in result.stdout
     for phase in ("steady", "burst"):
@@ -100,6 +104,23 @@ def test_the_steady_bound_is_each_frames_own_work_done_alone_between_the_steady_
     figures["station"]["steady"]["alone_ms"] = {"median_ms": 17.0, "p95_ms": 20.0}  # read, decode, model in a row
     assert bounds(figures, batch=8)["steady_p95_ms"] == 20.0  # not after-idle model 13 + decode 3 + preprocess 1
     assert judge(figures, batch=8)["steady_p95_over_bound"]["value"] == 1.02
+
+
+def test_the_burst_bound_is_the_model_run_alone_on_a_bursts_frames_between_the_bursts():
+    from auroral.export.bench.report import bounds, judge
+
+    figures = _figures(burst_images_per_s=130.0)
+    figures["station"]["burst"]["alone"] = {"images_per_s": 160.0, "runs_images_per_s": [150.0, 160.0, 170.0],
+                                            "cpu_share": 0.95}  # colder and slower than the warm batch-8 median
+    # the model alone keeps both CPUs busy for 2 x 1000 / 160 = 12.5 ms per image; decode + preprocess add 4
+    assert bounds(figures, batch=8)["burst_images_per_s"] == 160.0 * 12.5 / 16.5
+    burst = judge(figures, batch=8)["burst_throughput_over_bound"]
+    assert burst["value"] == round(130 / (160 * 12.5 / 16.5), 3) and burst["met"]  # 1.07; 0.91 of the warm median's
+    figures["model"]["ort_cpu_int8"]["batch8"]["cpu_share"] = 0.5  # the warm median's share no longer decides
+    assert judge(figures, batch=8)["burst_throughput_over_bound"]["met"]
+    figures["station"]["burst"]["alone"]["cpu_share"] = 0.6  # another job held the CPUs between the bursts
+    burst = judge(figures, batch=8)["burst_throughput_over_bound"]
+    assert burst["met"] is None and burst["yardstick_cpu_share"] == 0.6
 
 
 def test_a_judged_steady_phase_has_enough_frames_for_its_p95():
