@@ -111,13 +111,13 @@ def judge(results: dict[str, Any], batch: int) -> dict[str, Any]:
 
 
 def _unless_unreachable(archive: dict[str, Any], bound: float) -> None:
-    """Adds the archive's bound to its verdict, and leaves the target unjudged (``met`` None) where even an
-    archive at its bound would fall short of it: a verdict on a target these frames put out of reach would
-    say nothing about the archive."""
+    """Adds the archive's bound to its verdict, and leaves a missed target unjudged (``met`` None) where even an
+    archive at its bound would fall short of it: a miss on a target these frames put out of reach would say
+    nothing about the archive. An archive that meets the target is judged met, whatever its bound."""
     _, limit = TARGETS["archive_over_model_only"]
     model_only = archive["model_only_images_per_s"]
     archive["bound_images_per_s"] = round(bound, 2)
-    if bound < limit * model_only:
+    if bound < limit * model_only and not archive["met"]:
         archive.update(met=None, not_judged=(
             f"decoding these frames leaves at most {bound:.1f} images/s ({bound / model_only:.2f} of model only); "
             f"the archive reached {archive['archive_images_per_s'] / bound:.2f} of that"))
