@@ -6,7 +6,8 @@ camera: latency is *file closed → message received*. Two phases on the same fr
 bursts (``BURSTS`` of them, each from idle, their median throughput the figure). Between two steady
 frames, once the first has arrived, the bench does the work a frame cannot do without (read, decode,
 preprocess, run the model) for the same frame itself, after the same idle gap: the steady phase's
-yardstick, measured in the same seconds as the station, so that the machine's slow moments fall on both.
+yardstick, measured in the same seconds as the station, so that the machine's slow moments fall on both;
+likewise between two bursts the bench runs the model alone on a burst's frames, the burst phase's yardstick.
 Per-stage shares come from the daemon's own Prometheus histograms, scraped before and after each phase, so
 they cover exactly that phase's frames. A last phase floods the folder with many frames while the daemon's
 resident memory (``VmRSS``) is sampled, to show that memory stays flat.
