@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from auroral.edge.affinity import usable_cpus
 from auroral.edge.backends import create_backend
 from auroral.edge.bundle import Bundle
 from auroral.edge.errors import UserError
-from auroral.export.bench.stats import summarize, time_calls
+from auroral.export.bench.stats import cpu_share, summarize, time_calls
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +101,10 @@ def time_model(infer: Infer, frames: np.ndarray, batch: int, repeats: int, warmu
         frames = np.concatenate([frames] * -(-batch // len(frames)))
     starts = max(1, len(frames) - batch + 1)
     chunks = [np.ascontiguousarray(frames[s:s + batch]) for s in range(0, starts, batch)]
-    cpus = usable_cpus()
     wall, cpu = time.perf_counter(), time.process_time()
     times = time_calls(lambda i: infer(chunks[i % len(chunks)]), repeats, warmup)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    # the share of the CPUs' time the calls got: well below 1 for a CPU model whose threads fill every CPU
-    # means another job held CPUs meanwhile, and the figure understates what this machine allows
-    return {**summarize(times, images_per_call=batch), "cpu_share": round(cpu / (wall * cpus), 3)}
+    return {**summarize(times, images_per_call=batch), "cpu_share": cpu_share(cpu, wall)}
 
 
 def time_after_idle(infer: Infer, frames: np.ndarray, gap_s: float, repeats: int) -> dict[str, float]:

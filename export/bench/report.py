@@ -44,15 +44,13 @@ def bounds(results: dict[str, Any], batch: int) -> dict[str, float]:
     model-only int8, whose CPUs do nothing but the model. Left out where the one-thread model got less
     than :data:`DISTURBED_BELOW` of a CPU (another job held it), as it would then understate the bound.
     """
-    model = results["model"]["ort_cpu_int8"]
     host = results["host_stages"]
     host_ms = host["decode_reduced"]["median_ms"] + host["preprocess"]["median_ms"]
     cpus = results["config"]["machine"]["cpus"]
     alone = results.get("station", {}).get("steady", {}).get("alone_ms")
     after_idle = results["model_after_idle"]["ort_cpu_int8"]
     found = {"steady_p95_ms": alone["p95_ms"] if alone else after_idle["p95_ms"] + host_ms}
-    burst_alone = results.get("station", {}).get("burst", {}).get("alone")
-    model_rate = burst_alone["images_per_s"] if burst_alone else model.get(f"batch{batch}", {}).get("images_per_s")
+    model_rate = _burst_model(results, batch).get("images_per_s")
     if model_rate:
         model_cpu_ms = cpus * 1000.0 / model_rate
         found["burst_images_per_s"] = model_rate * model_cpu_ms / (model_cpu_ms + host_ms)
@@ -101,13 +99,19 @@ def judge(results: dict[str, Any], batch: int) -> dict[str, Any]:
             _unless_unreachable(found["archive_over_model_only"], bound["archive_images_per_s"])
         if 2 in runs:
             found["archive_2_workers_over_1"] = _check("archive_2_workers_over_1", runs[2] / runs[1])
-    int8 = results["model"]["ort_cpu_int8"]
-    yardsticks = {"burst_throughput_over_bound": station["burst"]["alone"]["cpu_share"]
-                  if station and "alone" in station["burst"] else int8.get(f"batch{batch}", {}).get("cpu_share")}
+    yardsticks = {"burst_throughput_over_bound": _burst_model(results, batch).get("cpu_share")}
     if archive:
+        int8 = results["model"]["ort_cpu_int8"]
         yardsticks["archive_over_model_only"] = int8.get(f"batch{archive['infer_batch']}", {}).get("cpu_share")
     _mark_disturbed(found, yardsticks)
     return {name: found[name] for name in TARGETS if name in found}
+
+
+def _burst_model(results: dict[str, Any], batch: int) -> dict[str, Any]:
+    """The model-only figure the burst bound is made of (``images_per_s``, ``cpu_share``): the model's runs on the
+    bursts' frames between the bursts, or without a station phase the batch-N median ({} where neither ran)."""
+    alone = results.get("station", {}).get("burst", {}).get("alone")
+    return alone or results["model"]["ort_cpu_int8"].get(f"batch{batch}", {})
 
 
 def _unless_unreachable(archive: dict[str, Any], bound: float) -> None:

@@ -30,11 +30,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from prometheus_client.parser import text_string_to_metric_families
 
-from auroral.edge.affinity import usable_cpus
 from auroral.edge.errors import UserError
 from auroral.edge.tools.broker import LocalBroker, free_port
 from auroral.edge.tools.processes import stop_process
-from auroral.export.bench.stats import summarize
+from auroral.export.bench.stats import cpu_share, summarize
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +152,10 @@ def _scrape(port: int) -> dict[str, tuple[float, float]]:
 
 
 def _runs_alone(count: int, runs: list[tuple[float, float]]) -> dict[str, Any]:
-    """Images/s of each repeat's work done alone and their median, and ``cpu_share``: the bench's CPU time over
-    the wall time × its CPUs in those calls (well below 1: another job held CPUs meanwhile)."""
+    """Images/s of each repeat's work done alone and their median, and the CPUs' share those calls got."""
     rates = [round(count / wall, 2) for wall, _ in runs]
-    wall = sum(wall for wall, _ in runs)
     return {"images_per_s": round(statistics.median(rates), 2), "runs_images_per_s": rates,
-            "cpu_share": round(sum(cpu for _, cpu in runs) / (wall * usable_cpus()), 3)}
+            "cpu_share": cpu_share(sum(cpu for _, cpu in runs), sum(wall for wall, _ in runs))}
 
 
 def _stage_shares(before: dict, after: dict, e2e_mean_ms: float) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from auroral.edge.affinity import usable_cpus
+
 
 def summarize(seconds: Sequence[float], images_per_call: int = 1) -> dict[str, float]:
     """Median, p95 and p99 in milliseconds, and images/s at the median, of per-call wall times."""
@@ -18,6 +20,12 @@ def summarize(seconds: Sequence[float], images_per_call: int = 1) -> dict[str, f
         "images_per_s": round(images_per_call * 1000.0 / median, 2) if median > 0 else float("inf"),
         "samples": int(ms.size),
     }
+
+
+def cpu_share(cpu_s: float, wall_s: float) -> float:
+    """This process's CPU time over the wall time × the CPUs it may use. Well below 1 for work whose threads fill
+    every CPU means another job held CPUs meanwhile, and a figure timed then understates this machine."""
+    return round(cpu_s / (wall_s * usable_cpus()), 3)
 
 
 def time_calls(call: Callable[[int], object], repeats: int, warmup: int, gap_s: float = 0.0) -> list[float]:
