@@ -19,6 +19,12 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || [ scripts/constraints.txt -nt "$STAMP" ]; then
+    need_gb=8  # torch, torchvision and the rest unpacked take about 6.6 GB, pip needs room to unpack
+    free_gb=$(df -Pk "$VENV" | awk 'NR == 2 { print int($4 / 1048576) }')
+    if [ "$free_gb" -lt "$need_gb" ]; then
+        echo "setup: only $free_gb GB free on the disk holding $VENV; the install needs about $need_gb GB" >&2
+        exit 1
+    fi
     echo "setup: installing auroral[dev] into $VENV (torch included; a few minutes the first time)"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -c scripts/constraints.txt -e ".[dev]" 2>&1 \
         | grep -v "is ignored: it is neither a file nor a directory" || true
